@@ -1,0 +1,14 @@
+"""Table and column names go into SQL text, so they are checked before use."""
+
+from __future__ import annotations
+
+import re
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+def check_identifier(name: str, what: str = "table") -> str:
+    """Return ``name`` if it is a plain lowercase SQL identifier (optionally schema-qualified)."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise ValueError(f"{what} {name!r} is not a plain lowercase SQL identifier")
+    return name

@@ -1,0 +1,256 @@
+"""Redshift's ``COPY ... FORMAT AS JSON`` semantics, for warehouses that cannot read S3 themselves.
+
+On PostgreSQL the staging operator parses each object here and streams the rows into
+``COPY ... FROM STDIN``, so both targets stage identical rows:
+
+* ``'auto'`` matches top-level keys to column names exactly (Redshift column names are lowercase, so
+  ``firstName`` matches nothing); ``'auto ignorecase'`` matches them case-insensitively; a JSONPaths
+  document maps its n-th path to the n-th column. Keys that are missing load as NULL.
+* A file holds one or more JSON objects, separated by white space (one per line, or one per file).
+* ``timestamp`` columns take epoch milliseconds (``TIMEFORMAT 'epochmillisecs'``); ``EMPTYASNULL`` and
+  ``BLANKSASNULL`` turn empty and blank strings into NULL; ``TRUNCATECOLUMNS`` cuts strings that are
+  too long for their column instead of failing.
+
+A value that does not fit its column raises ``StagingDataError`` naming the object, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+_FLOAT_TYPES = {"double precision", "real", "numeric"}
+_TEXT_TYPES = {"character varying", "text", "character"}
+
+
+class StagingDataError(ValueError):
+    """A source object holds data that cannot be staged; the message names object, line and field."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A staging column as the warehouse describes it (``information_schema.columns``)."""
+
+    name: str
+    data_type: str
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    """The subset of Redshift COPY data-conversion options that the local load honours."""
+
+    empty_as_null: bool = True
+    blanks_as_null: bool = True
+    truncate_columns: bool = True
+
+
+_PATH_TOKEN = re.compile(r"""\.([A-Za-z_][\w-]*)|\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*(\d+)\s*\]""")
+
+
+def parse_jsonpath(path: str) -> tuple[str | int, ...]:
+    """Parse one Redshift JSONPath (``$['a']``, ``$.a.b``, ``$['a'][0]``) into its steps."""
+    if not path.startswith("$"):
+        raise ValueError(f"JSONPath {path!r} must start with '$'")
+    steps: list[str | int] = []
+    position = 1
+    while position < len(path):
+        match = _PATH_TOKEN.match(path, position)
+        if not match:
+            raise ValueError(f"JSONPath {path!r}: cannot parse at {path[position:]!r}")
+        name, single, double, index = match.groups()
+        steps.append(int(index) if index is not None else (name or single or double or ""))
+        position = match.end()
+    if not steps:
+        raise ValueError(f"JSONPath {path!r} selects the whole record, not a field")
+    return tuple(steps)
+
+
+class JsonMapping:
+    """How a JSON record maps onto the staging columns."""
+
+    def __init__(self, columns: Sequence[Column], json_format: str, jsonpaths: dict | None = None) -> None:
+        self.columns = list(columns)
+        mode = json_format.strip().lower()
+        self.paths: list[tuple[str | int, ...] | None]
+        self.ignorecase = mode == "auto ignorecase"
+        if mode in ("auto", "auto ignorecase"):
+            self.paths = [(c.name,) for c in self.columns]
+            self.describe = [c.name for c in self.columns]
+        else:
+            if not jsonpaths or not isinstance(jsonpaths.get("jsonpaths"), list):
+                raise ValueError(f"JSONPaths file {json_format!r} has no 'jsonpaths' list")
+            raw = jsonpaths["jsonpaths"]
+            if len(raw) != len(self.columns):
+                raise ValueError(
+                    f"JSONPaths file {json_format!r} has {len(raw)} paths for {len(self.columns)} columns "
+                    f"({', '.join(c.name for c in self.columns)})"
+                )
+            self.paths = [parse_jsonpath(p) for p in raw]
+            self.describe = list(raw)
+
+    def extract(self, record: dict) -> list[Any]:
+        if self.ignorecase:
+            record = {str(k).lower(): v for k, v in record.items()}
+        return [_follow(record, path) for path in self.paths]
+
+
+def _follow(value: Any, path: tuple[str | int, ...] | None) -> Any:
+    for step in path or ():
+        if isinstance(step, int):
+            if not isinstance(value, list) or step >= len(value):
+                return None
+        elif not isinstance(value, dict):
+            return None
+        value = value[step] if isinstance(step, int) else value.get(step)
+    return value
+
+
+def iter_records(text: str, where: str) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line, object)`` for each JSON object in ``text``, in order."""
+    decoder = json.JSONDecoder()
+    position, line, length = 0, 1, len(text)
+    whitespace = re.compile(r"\s*")
+    while True:
+        skip = whitespace.match(text, position).end()
+        line += text.count("\n", position, skip)
+        position = skip
+        if position >= length:
+            return
+        try:
+            record, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            bad_line = line + text.count("\n", position, error.pos)
+            raise StagingDataError(f"{where}, line {bad_line}: invalid JSON: {error.msg}") from None
+        if not isinstance(record, dict):
+            raise StagingDataError(f"{where}, line {line}: expected a JSON object, got {type(record).__name__}")
+        yield line, record
+        line += text.count("\n", position, end)
+        position = end
+
+
+class RowEncoder:
+    """Turns mapped JSON values into lines of PostgreSQL's COPY text format."""
+
+    def __init__(self, mapping: JsonMapping, options: CopyOptions) -> None:
+        self.mapping = mapping
+        self.options = options
+        self.converters = [self._converter(c) for c in mapping.columns]
+
+    def encode(self, text: str, where: str, extra: Sequence[str] = ()) -> tuple[list[str], int]:
+        """Encode every record of one object; returns (COPY lines, record count)."""
+        suffix = "".join("\t" + _escape(v) for v in extra)
+        lines = []
+        for line_no, record in iter_records(text, where):
+            values = self.mapping.extract(record)
+            cells = []
+            for value, convert, column, path in zip(
+                values, self.converters, self.mapping.columns, self.mapping.describe, strict=True
+            ):
+                try:
+                    cells.append(convert(value))
+                except (TypeError, ValueError, OverflowError) as error:
+                    raise StagingDataError(
+                        f"{where}, line {line_no}, field {path} (column {column.name}): {error}"
+                    ) from None
+            lines.append("\t".join(cells) + suffix + "\n")
+        return lines, len(lines)
+
+    def _converter(self, column: Column):  # noqa: C901 - one branch per column type reads best
+        options = self.options
+        data_type = column.data_type
+
+        def text_value(value: Any) -> str:
+            if value is None:
+                return r"\N"
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, (dict, list)):
+                value = json.dumps(value, ensure_ascii=False)
+            elif not isinstance(value, str):
+                value = json.dumps(value)
+            if value == "" and options.empty_as_null or options.blanks_as_null and value and not value.strip():
+                return r"\N"
+            if column.max_length and len(value) > column.max_length:
+                if not options.truncate_columns:
+                    raise ValueError(f"{len(value)} characters do not fit varchar({column.max_length})")
+                value = value[: column.max_length]
+            return _escape(value)
+
+        def integer_value(value: Any) -> str:
+            if value is None or value == "" and options.empty_as_null:
+                return r"\N"
+            if isinstance(value, bool):
+                raise TypeError(f"expected an integer, got {json.dumps(value)}")
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+                value = int(value)
+            if not isinstance(value, int):
+                raise TypeError(f"expected an integer, got {json.dumps(value, ensure_ascii=False)}")
+            limit = _INT_RANGES.get(data_type, 2**63)
+            if not -limit <= value < limit:
+                raise ValueError(f"{value} is out of range for {data_type}")
+            return str(value)
+
+        def float_value(value: Any) -> str:
+            if value is None or value == "" and options.empty_as_null:
+                return r"\N"
+            if isinstance(value, bool):
+                raise TypeError(f"expected a number, got {json.dumps(value)}")
+            if isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise TypeError(f"expected a number, got {json.dumps(value, ensure_ascii=False)}") from None
+            if not isinstance(value, (int, float)):
+                raise TypeError(f"expected a number, got {json.dumps(value, ensure_ascii=False)}")
+            return repr(value) if isinstance(value, float) else str(value)
+
+        def timestamp_value(value: Any) -> str:
+            if value is None or value == "" and options.empty_as_null:
+                return r"\N"
+            millis = integer_value(value) if not isinstance(value, float) else value
+            try:
+                moment = _EPOCH + dt.timedelta(milliseconds=float(millis))
+            except (TypeError, ValueError):
+                raise TypeError(f"expected epoch milliseconds, got {json.dumps(value)}") from None
+            return moment.isoformat(sep=" ")
+
+        def boolean_value(value: Any) -> str:
+            if value is None:
+                return r"\N"
+            if not isinstance(value, bool):
+                raise TypeError(f"expected true or false, got {json.dumps(value, ensure_ascii=False)}")
+            return "t" if value else "f"
+
+        if data_type in _INT_RANGES:
+            return integer_value
+        if data_type in _FLOAT_TYPES:
+            return float_value
+        if data_type.startswith("timestamp"):
+            return timestamp_value
+        if data_type == "boolean":
+            return boolean_value
+        if data_type in _TEXT_TYPES:
+            return text_value
+        raise ValueError(f"column {column.name}: type {data_type} is not supported by the JSON load")
+
+
+def _escape(value: str) -> str:
+    """Escape a value for COPY's text format."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\x00", "")
+    )

@@ -1,0 +1,157 @@
+"""Run declared data-quality checks, record every result, and fail once listing each failure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from sparkify.quality import Check, load_checks
+from sparkify.warehouse import Warehouse
+from sparkify.window import Window, resolve_window
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+@dataclass
+class CheckResult:
+    """What one check observed."""
+
+    check: Check
+    observed: Any
+    expected: Any
+    passed: bool
+    sample: list[tuple] | None = None
+
+    @property
+    def expected_text(self) -> str:
+        return self.check.describe_expected(self.expected)
+
+
+class DataQualityOperator(BaseOperator):
+    """Run every check, write each result to ``results_table``, then fail if an error-level check failed.
+
+    Checks come from ``checks`` (a list of :class:`~sparkify.quality.Check`) and from the YAML files of
+    ``tables`` (``sql/models/<table>.yml``). A failing check of severity ``error`` fails the task with
+    ``AirflowFailException``, which skips the retries (bad data is not fixed by trying again), and the
+    message lists every failing check with its table, observed and expected values and a few offending
+    rows. A ``warn`` failure is logged and recorded but lets the run go on. A database error (a lost
+    connection) is raised as is, so Airflow retries it.
+
+    :param tables: tables whose declared checks to run.
+    :param checks: further checks, in code.
+    :param redshift_conn_id: the warehouse connection.
+    :param results_table: where results are recorded; ``None`` to record nothing.
+    :param window_start: explicit window start (templated) for window-scoped checks.
+    :param window_end: explicit window end (templated).
+    """
+
+    template_fields: Sequence[str] = ("window_start", "window_end")
+    ui_color = "#89DA59"
+
+    def __init__(
+        self,
+        *,
+        tables: Sequence[str] = (),
+        checks: Sequence[Check] = (),
+        redshift_conn_id: str = "redshift",
+        results_table: str | None = "quality_results",
+        window_start: str | None = None,
+        window_end: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.tables = list(tables)
+        self.extra_checks = list(checks)
+        if not self.tables and not self.extra_checks:
+            raise ValueError(f"{self.task_id}: no tables and no checks to run")
+        self.redshift_conn_id = redshift_conn_id
+        self.results_table = results_table
+        self.window_start = window_start
+        self.window_end = window_end
+
+    def execute(self, context: Any) -> dict[str, int]:
+        checks = load_checks(self.tables) + self.extra_checks
+        window = None
+        if any("%(window_" in c.sql + (c.expected_sql or "") + (c.sample_sql or "") for c in checks):
+            window = resolve_window(context, self.window_start, self.window_end)
+        params = window.sql_params if window else None
+        warehouse = Warehouse(self.redshift_conn_id)
+        results = []
+        with warehouse.transaction() as cursor:
+            for check in checks:
+                results.append(self._run(cursor, check, params))
+        self.log.info("Data quality results%s:\n%s", f" for {window}" if window else "", format_results(results))
+        if self.results_table:
+            self._record(warehouse, results, context, window)
+
+        failed = [r for r in results if not r.passed]
+        errors = [r for r in failed if r.check.severity == "error"]
+        for result in failed:
+            if result.check.severity == "warn":
+                self.log.warning("warn-level check failed: %s", describe_failure(result))
+        if errors:
+            listing = "\n".join(f"- {describe_failure(r)}" for r in errors)
+            raise AirflowFailException(f"{len(errors)} of {len(results)} data quality checks failed:\n{listing}")
+        return {"checks": len(results), "failed": len(failed), "warnings": len(failed) - len(errors)}
+
+    @staticmethod
+    def _run(cursor: Any, check: Check, params: dict | None) -> CheckResult:
+        cursor.execute(check.sql, params if "%(" in check.sql else None)
+        row = cursor.fetchone()
+        observed = row[0] if row else None
+        expected = check.expected
+        if check.expected_sql:
+            cursor.execute(check.expected_sql, params if "%(" in check.expected_sql else None)
+            row = cursor.fetchone()
+            expected = row[0] if row else None
+        passed = check.passes(observed, expected)
+        sample = None
+        if not passed and check.sample_sql:
+            cursor.execute(check.sample_sql, params if "%(" in check.sample_sql else None)
+            sample = cursor.fetchall()
+        return CheckResult(check, observed, expected, passed, sample)
+
+    def _record(self, warehouse: Warehouse, results: list[CheckResult], context: Any, window: Window | None) -> None:
+        run_id = str(context.get("run_id") or "")
+        bounds = window.sql_params if window else {"window_start": None, "window_end": None}
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        rows = [
+            (run_id, bounds["window_start"], bounds["window_end"], r.check.table, r.check.name,
+             r.check.severity, r.passed, str(r.observed)[:1024], r.expected_text[:1024], now)
+            for r in results
+        ]
+        with warehouse.transaction() as cursor:
+            cursor.executemany(
+                f"insert into {self.results_table} (run_id, window_start, window_end, table_name, check_name,"  # noqa: S608
+                " severity, passed, observed, expected, checked_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+
+
+def describe_failure(result: CheckResult) -> str:
+    text = (
+        f"{result.check.table}: {result.check.name} ({result.check.scope}, {result.check.severity}): "
+        f"observed {result.observed}, expected {result.expected_text}"
+    )
+    if result.sample:
+        text += "; e.g. " + "; ".join(str(row) for row in result.sample)
+    return text
+
+
+def format_results(results: list[CheckResult]) -> str:
+    """A plain-text table of results, one line per check."""
+    header = ("status", "table", "check", "observed", "expected")
+    rows = [
+        ("PASS" if r.passed else ("WARN" if r.check.severity == "warn" else "FAIL"),
+         r.check.table, r.check.name, str(r.observed), r.expected_text)
+        for r in results
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""Where the raw JSON lives: a local folder or an ``s3://bucket/prefix``, behind one small interface.
+
+Keys are always relative to the source root and use ``/`` (``log_data/2018/11/2018-11-01-events.json``).
+Each object carries a ``version`` (the S3 ETag, or size and mtime for a local file) that the staging
+ledger uses to tell a changed object from one already loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """One object (file) of the source."""
+
+    key: str
+    version: str
+    size: int
+
+
+class Source(Protocol):
+    """What staging needs from a source."""
+
+    uri: str
+
+    def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]: ...
+
+    def stat(self, key: str) -> SourceObject | None: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def locate(self, key: str) -> str: ...
+
+
+class LocalSource:
+    """A folder on this machine."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.uri = str(self.root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"source folder not found: {self.root}")
+
+    @staticmethod
+    def _object(key: str, stat: os.stat_result) -> SourceObject:
+        return SourceObject(key=key, version=f"{stat.st_size}-{stat.st_mtime_ns}", size=stat.st_size)
+
+    def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return
+        # os.walk with sorted names: a stable order, and no list of every path held in memory at once
+        for folder, dirs, files in os.walk(base):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(suffix):
+                    path = Path(folder) / name
+                    yield self._object(path.relative_to(self.root).as_posix(), path.stat())
+
+    def stat(self, key: str) -> SourceObject | None:
+        path = self.root / key
+        return self._object(key, path.stat()) if path.is_file() else None
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def locate(self, key: str) -> str:
+        return str(self.root / key)
+
+
+class S3Source:
+    """An S3 (or S3-compatible) bucket and prefix, reached through Airflow's S3 hook."""
+
+    def __init__(self, uri: str, aws_conn_id: str | None) -> None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        parsed = urlparse(uri)
+        if not parsed.netloc:
+            raise ValueError(f"source {uri!r}: an S3 source looks like s3://bucket/prefix")
+        self.uri = uri.rstrip("/")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.hook = S3Hook(aws_conn_id=aws_conn_id)
+        # one client shared by the fetching threads: boto3 clients are thread-safe, sessions are not
+        self.client = self.hook.get_conn()
+
+    def _full(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
+
+    def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith(suffix):
+                    yield SourceObject(
+                        key=self._relative(item["Key"]),
+                        version=item["ETag"].strip('"'),
+                        size=item["Size"],
+                    )
+
+    def stat(self, key: str) -> SourceObject | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return SourceObject(key=key, version=head["ETag"].strip('"'), size=head["ContentLength"])
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+
+    def locate(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full(key)}"
+
+
+def open_source(uri: str, aws_conn_id: str | None = "aws_default") -> Source:
+    """Open ``uri``: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
+    uri = (uri or "").strip()
+    if not uri:
+        raise ValueError(
+            "no source configured: set the Variable sparkify_source (or AIRFLOW_VAR_SPARKIFY_SOURCE) "
+            "to a folder or an s3://bucket/prefix, or pass the run param source"
+        )
+    scheme = urlparse(uri).scheme
+    if scheme in ("s3", "s3a"):
+        return S3Source(uri, aws_conn_id)
+    if scheme == "file":
+        return LocalSource(urlparse(uri).path)
+    if scheme and len(scheme) > 1:
+        raise ValueError(f"source {uri!r}: unsupported scheme {scheme!r} (use a folder or s3://)")
+    return LocalSource(uri)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The project's own PostgreSQL cluster (the embedded warehouse and Airflow's metadata database).
+#   scripts/pg.sh up|down|status|dsn [DB]
+# Lives in $SPARKIFY_HOME/pg (default .local/pg); listens on 127.0.0.1:$SPARKIFY_PG_PORT only.
+# initdb and pg_ctl refuse to run as root, so as root they run as the `postgres` system user.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+home=${SPARKIFY_HOME:-$root/.local}
+port=${SPARKIFY_PG_PORT:-55432}
+data=$home/pg/data
+sock=$home/pg/run
+log=$home/pg/server.log
+
+bindir=${PG_BINDIR:-}
+if [ -z "$bindir" ]; then
+  for candidate in /usr/lib/postgresql/*/bin; do bindir=$candidate; done
+fi
+if [ ! -x "$bindir/initdb" ]; then
+  echo "pg.sh: no PostgreSQL server binaries found (apt-get install postgresql-15, or set PG_BINDIR)" >&2
+  exit 1
+fi
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+running() { as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+
+dsn() { echo "postgresql://postgres@127.0.0.1:$port/${1:-sparkify}"; }
+
+up() {
+  mkdir -p "$home/pg"
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$home/pg" --shell /usr/sbin/nologin postgres
+    chown postgres "$home/pg"
+    # the server user must be able to reach its data folder through every parent
+    d=$home; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+  fi
+  if [ ! -f "$data/PG_VERSION" ]; then
+    as_owner mkdir -p "$data" "$sock"
+    as_owner "$bindir/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  as_owner mkdir -p "$sock"
+  if ! running; then
+    as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
+      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >/dev/null
+  fi
+  for db in sparkify airflow; do
+    if ! psql "$(dsn postgres)" -tAc "select 1 from pg_database where datname = '$db'" | grep -q 1; then
+      psql "$(dsn postgres)" -qc "create database $db" >/dev/null
+    fi
+  done
+  echo "PostgreSQL is up: $(dsn)"
+}
+
+down() {
+  if [ -f "$data/PG_VERSION" ] && running; then
+    as_owner "$bindir/pg_ctl" -D "$data" -w -m fast stop >/dev/null
+    echo "PostgreSQL stopped"
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) if running; then echo "running: $(dsn)"; else echo "stopped"; exit 3; fi ;;
+  dsn) dsn "${2:-sparkify}" ;;
+  *) echo "usage: $0 up|down|status|dsn [DB]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,20 @@
+-- quality_results: one row per data-quality check per run, for charting quality over time.
+create table if not exists quality_results (
+    run_id varchar(256) not null,
+    window_start timestamp,
+    window_end timestamp,
+    table_name varchar(128) not null,
+    check_name varchar(256) not null,
+    severity varchar(8) not null,
+    passed boolean not null,
+    observed varchar(1024),
+    expected varchar(1024),
+    checked_at timestamp not null
+)
+{%- if target == 'redshift' %}
+diststyle all
+sortkey (checked_at)
+{%- endif %};
+{% if target == 'postgres' %}
+create index if not exists quality_results_checked_at_idx on quality_results (checked_at);
+{% endif %}

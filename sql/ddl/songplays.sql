@@ -1,0 +1,21 @@
+-- songplays (fact): one row per NextSong event. songplay_id is a hash of the event's identity, so a
+-- rerun of any window writes the same ids.
+create table if not exists songplays (
+    songplay_id varchar(32) not null,
+    start_time timestamp not null,
+    user_id integer,
+    level varchar(16),
+    song_id varchar(32),
+    artist_id varchar(32),
+    session_id integer,
+    location varchar(1024),
+    user_agent varchar(1024),
+    primary key (songplay_id)
+)
+{%- if target == 'redshift' %}
+distkey (song_id)
+sortkey (start_time)
+{%- endif %};
+{% if target == 'postgres' %}
+create index if not exists songplays_start_time_idx on songplays (start_time);
+{% endif %}

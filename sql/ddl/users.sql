@@ -1,0 +1,13 @@
+-- users (dimension): one row per user id, attributes from the user's most recent event.
+create table if not exists users (
+    user_id integer not null,
+    first_name varchar(256),
+    last_name varchar(256),
+    gender varchar(16),
+    level varchar(16),
+    primary key (user_id)
+)
+{%- if target == 'redshift' %}
+diststyle all
+sortkey (user_id)
+{%- endif %};

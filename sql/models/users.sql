@@ -1,0 +1,35 @@
+-- users: one row per user id seen in any event of [window_start, window_end). Names, gender and
+-- level come from the user's most recent staged event by ts (of any window), so reprocessing an old
+-- hour never rolls a user back to an earlier level.
+with window_users as (
+    select distinct e.user_id
+    from staging_events as e
+    where
+        e.user_id <> ''
+        and e.ts >= %(window_start)s
+        and e.ts < %(window_end)s
+),
+
+ranked_events as (
+    select
+        e.user_id,
+        e.first_name,
+        e.last_name,
+        e.gender,
+        e.level,
+        row_number() over (
+            partition by e.user_id
+            order by e.ts desc, e.session_id desc, e.item_in_session desc
+        ) as recency
+    from staging_events as e
+    inner join window_users as w on e.user_id = w.user_id
+)
+
+select
+    cast(r.user_id as integer) as user_id,
+    r.first_name,
+    r.last_name,
+    r.gender,
+    r.level
+from ranked_events as r
+where r.recency = 1
