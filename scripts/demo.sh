@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run sparkify_etl once with `airflow dags test` over [START, END) of SOURCE, then report.
+#   scripts/demo.sh SOURCE START END      (called by `make demo`, with scripts/env.sh sourced)
+set -euo pipefail
+source=$1 start=$2 end=$3
+log=$SPARKIFY_HOME/demo-dags-test.log
+conf=$(python -c 'import json,sys; print(json.dumps({"window_start": sys.argv[1], "window_end": sys.argv[2], "source": sys.argv[3]}))' "$start" "$end" "$source")
+
+echo "Running sparkify_etl for [$start, $end) from $source (log: $log)"
+started=$(date +%s)
+# the logical date is the window's end, so the run's own data interval is the window's last hour
+if ! airflow dags test sparkify_etl "$end" --conf "$conf" > "$log" 2>&1; then
+  grep -aE "error|Error|failed" "$log" | tail -20
+  echo "sparkify_etl failed: see $log" >&2
+  exit 1
+fi
+if ! grep -aqE "DagRun Finished: .* state=success" "$log"; then
+  grep -aE "ERROR|Error|failed" "$log" | tail -20
+  echo "sparkify_etl did not succeed: see $log" >&2
+  exit 1
+fi
+echo "sparkify_etl succeeded in $(( $(date +%s) - started )) s"
+python "$(dirname "$0")/report.py" --counts --quality --analytics

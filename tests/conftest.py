@@ -1,0 +1,111 @@
+"""Test fixtures: the project's real PostgreSQL, a fresh warehouse database per test, DAG runners.
+
+Airflow reads its configuration when first imported, so the environment is set here, before any test
+module imports it. Tests never touch the developer's own warehouse or Airflow metadata: they use the
+databases ``sparkify_test_*`` and ``airflow_test`` of the project's cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = os.environ.setdefault("SPARKIFY_PG_PORT", "55432")
+SERVER = f"postgresql://postgres@127.0.0.1:{PORT}"
+HOME = ROOT / ".local"
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(HOME / "airflow-test"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{PORT}/airflow_test",
+        "SPARKIFY_SQL_DIR": str(ROOT / "sql"),
+    }
+)
+for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+
+UDACITY_SAMPLE = ROOT.parent / "shared" / "data" / "udacity-sample"
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(f"{SERVER}/postgres", autocommit=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_server() -> str:
+    """The project's PostgreSQL cluster, started if it is not running."""
+    subprocess.run([str(ROOT / "scripts" / "pg.sh"), "up"], check=True, capture_output=True)
+    with _admin() as conn:
+        if not conn.execute("select 1 from pg_database where datname = 'airflow_test'").fetchone():
+            conn.execute("create database airflow_test")
+    return SERVER
+
+
+@pytest.fixture(scope="session")
+def airflow_db(postgres_server: str) -> None:
+    """A migrated Airflow metadata database of its own, for ``dag.test()``."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def warehouse_dsn(postgres_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A new, empty warehouse database, wired to the Airflow connection ``redshift``."""
+    name = f"sparkify_test_{os.getpid()}_{next(_counter)}"
+    with _admin() as conn:
+        conn.execute(f"drop database if exists {name}")
+        conn.execute(f"create database {name}")
+    dsn = f"{SERVER}/{name}"
+    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", dsn.replace("postgresql://", "postgres://"))
+    yield dsn
+    with _admin() as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture
+def db(warehouse_dsn: str):
+    """An autocommit connection to the test warehouse, for assertions."""
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated data set: 3 days of events, songs that the plays match."""
+    from generate_demo_data import generate
+
+    out = tmp_path_factory.mktemp("demo-data")
+    generate(out, songs=150, users=30, days=3, events_per_day=600, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def udacity_source() -> Path:
+    if not (UDACITY_SAMPLE / "log_json_path.json").is_file():
+        pytest.skip(f"the Udacity sample is not present at {UDACITY_SAMPLE}")
+    return UDACITY_SAMPLE
+
+
+@pytest.fixture
+def dag(postgres_server: str):
+    """A freshly parsed DAG: ``dag.test()`` folds a run's conf into the DAG's params in place."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags["sparkify_etl"]

@@ -1,0 +1,76 @@
+"""The DAG, run by Airflow against the real PostgreSQL, loads what the JSON says."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import oracle
+import pytest
+from runner import dag_test, task_states
+from warehouse_state import keyed, rows
+
+UTC = dt.timezone.utc
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def assert_star_schema_matches(db, source, start, end) -> None:
+    """Compare every star table with what the oracle computes from the JSON files."""
+    days = {start.date() + dt.timedelta(days=n) for n in range((end - start).days + 1)}
+    history = oracle.events(source, days)
+    all_songs = oracle.songs(source)
+    plays = oracle.songplays(history, all_songs, start, end)
+
+    loaded = {(r[6], r[7], str(r[2])): (r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+              for r in rows(db, "select songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
+                                " location, user_agent, (select 1) from songplays")}
+    loaded = {(k[0], None, k[2]): v for k, v in loaded.items()}
+    # key the oracle's plays the same way: (session, -, user)
+    expected = {}
+    for (session, _item, user), play in plays.items():
+        expected.setdefault((session, None, user), []).append(play)
+    assert sum(len(v) for v in expected.values()) == rows(db, "select count(*) from songplays")[0][0]
+    loaded_plays = sorted(rows(db, "select start_time, user_id, level, song_id, artist_id, session_id, location,"
+                                   " user_agent from songplays"), key=repr)
+    assert loaded_plays == sorted(plays.values(), key=repr)
+    assert rows(db, "select count(distinct songplay_id) from songplays")[0][0] == len(plays)
+    matched = sum(1 for p in plays.values() if p[3] is not None)
+    assert rows(db, "select count(song_id) from songplays")[0][0] == matched
+
+    assert keyed(db, "users", "user_id") == oracle.users(oracle.in_window(history, start, end), history)
+    assert keyed(db, "songs", "song_id") == oracle.song_rows(all_songs)
+    assert keyed(db, "artists", "artist_id") == oracle.artist_rows(all_songs)
+    assert keyed(db, "time", "start_time") == oracle.time_rows(plays)
+
+
+def test_generated_data_over_a_span(dag, demo_source, db) -> None:
+    start, end = dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 11, 4, tzinfo=UTC)
+    dag_run = dag_test(dag, start=start, end=end, source=demo_source)
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert_star_schema_matches(db, demo_source, start, end)
+    failed = rows(db, "select table_name, check_name from quality_results where not passed and severity = 'error'")
+    assert failed == []
+
+
+def test_scheduled_run_processes_the_hour_before_its_logical_date(dag, demo_source, db) -> None:
+    # no window params: the run's data interval [09:00, 10:00) is the window
+    dag_run = dag_test(dag, start=None, end=None, source=demo_source,
+                       logical_date=dt.datetime(2018, 11, 2, 10, tzinfo=UTC))
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    hour = (dt.datetime(2018, 11, 2, 9, tzinfo=UTC), dt.datetime(2018, 11, 2, 10, tzinfo=UTC))
+    expected = oracle.songplays(oracle.events(demo_source), oracle.songs(demo_source), *hour)
+    assert expected, "the generated data should have plays in this hour"
+    assert rows(db, "select count(*), min(start_time) >= %s, max(start_time) < %s from songplays",
+                (hour[0].replace(tzinfo=None), hour[1].replace(tzinfo=None)))[0] == (len(expected), True, True)
+
+
+def test_udacity_sample_for_the_whole_month(dag, udacity_source, db) -> None:
+    start, end = dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 12, 1, tzinfo=UTC)
+    dag_run = dag_test(dag, start=start, end=end, source=udacity_source)
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert rows(db, "select count(*) from staging_events")[0][0] == 8056
+    assert rows(db, "select count(*) from staging_songs")[0][0] == 71
+    assert_star_schema_matches(db, udacity_source, start, end)
+    assert rows(db, "select count(*) from quality_results where not passed and severity = 'error'")[0][0] == 0
