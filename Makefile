@@ -54,7 +54,7 @@ test: up ## run the whole test suite
 
 lint: venv ## ruff for Python, sqlfluff for SQL
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
-	@$(BIN)/sqlfluff lint sql
+	@for folder in sql/ddl sql/models sql/analytics; do (cd $$folder && ../../$(BIN)/sqlfluff lint . --disable-progress-bar) || exit 1; done
 
 analytics: venv ## run the analytics queries against the warehouse, print them, chart plays per hour
 	@$(ENV) python scripts/report.py --analytics --chart .local/plays_per_hour.png

@@ -35,6 +35,7 @@ import datetime as dt
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
+
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -67,7 +68,7 @@ with DAG(
     description="Load Sparkify's S3 JSON into the star schema, hourly",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
-    start_date=dt.datetime(2018, 11, 1, tzinfo=dt.timezone.utc),
+    start_date=dt.datetime(2018, 11, 1, tzinfo=dt.UTC),
     catchup=True,
     max_active_runs=4,
     default_args=default_args,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from sparkify.operators.create_tables import ALL_TABLES, ddl_statements  # noqa: E402
-from sparkify.warehouse import Warehouse  # noqa: E402
+from sparkify.operators.create_tables import ALL_TABLES, ddl_statements
+from sparkify.warehouse import Warehouse
 
 
 def main() -> None:

@@ -24,24 +24,128 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOG_JSONPATHS = [
-    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
-    "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId",
+    "artist",
+    "auth",
+    "firstName",
+    "gender",
+    "itemInSession",
+    "lastName",
+    "length",
+    "level",
+    "location",
+    "method",
+    "page",
+    "registration",
+    "sessionId",
+    "song",
+    "status",
+    "ts",
+    "userAgent",
+    "userId",
 ]
-WORDS = (
-    "love night heart fire dream rain city gold river light shadow blue wild road summer ghost echo "
-    "storm paper silver honey ocean midnight velvet neon thunder garden mirror sugar winter stone"
-).split()
+WORDS = [
+    "love",
+    "night",
+    "heart",
+    "fire",
+    "dream",
+    "rain",
+    "city",
+    "gold",
+    "river",
+    "light",
+    "shadow",
+    "blue",
+    "wild",
+    "road",
+    "summer",
+    "ghost",
+    "echo",
+    "storm",
+    "paper",
+    "silver",
+    "honey",
+    "ocean",
+    "midnight",
+    "velvet",
+    "neon",
+    "thunder",
+    "garden",
+    "mirror",
+    "sugar",
+    "winter",
+    "stone",
+]
 UNICODE_WORDS = ["Café", "Über", "Señorita", "Fußball", "Ça Va", "Nöel", "東京", "Мечта", "Søren", "Ætherial"]
-FIRST_NAMES = ["Lily", "Jacob", "Kaylee", "Walter", "Chloe", "Aleena", "Jayden", "Tegan", "Ryan", "Mohammad",
-               "Zoë", "José", "Björn", "Amélie", "Chiara", "Anaïs", "Kai", "Noor", "Elif", "Mateo"]
-LAST_NAMES = ["Koch", "Garrison", "Summers", "Frye", "Cuevas", "Kirby", "Bell", "Levine", "Smith", "Rodriguez",
-              "Müller", "García", "Núñez", "Øster", "Đorđević", "O'Brien", "Nguyen", "Larsen", "Costa", "Silva"]
-PLACES = ["San Francisco-Oakland-Hayward, CA", "Phoenix-Mesa-Scottsdale, AZ", "Chicago-Naperville-Elgin, IL-IN-WI",
-          "New York-Newark-Jersey City, NY-NJ-PA", "Atlanta-Sandy Springs-Roswell, GA", "Tampa-St. Petersburg-Clearwater, FL",
-          "Lansing-East Lansing, MI", "Portland-South Portland, ME", "San José, CA", "Montréal, QC"]
-ARTIST_PLACES = ["Detroit, MI", "London, England", "Reykjavík, Iceland", "Kingston, Jamaica", "Los Angeles, CA",
-                 "Berlin, Germany", "São Paulo, Brazil", "Nashville, TN", "Tokyo, Japan", "Dublin, Ireland"]
-AGENTS = [
+FIRST_NAMES = [
+    "Lily",
+    "Jacob",
+    "Kaylee",
+    "Walter",
+    "Chloe",
+    "Aleena",
+    "Jayden",
+    "Tegan",
+    "Ryan",
+    "Mohammad",
+    "Zoë",
+    "José",
+    "Björn",
+    "Amélie",
+    "Chiara",
+    "Anaïs",
+    "Kai",
+    "Noor",
+    "Elif",
+    "Mateo",
+]
+LAST_NAMES = [
+    "Koch",
+    "Garrison",
+    "Summers",
+    "Frye",
+    "Cuevas",
+    "Kirby",
+    "Bell",
+    "Levine",
+    "Smith",
+    "Rodriguez",
+    "Müller",
+    "García",
+    "Núñez",
+    "Øster",
+    "Đorđević",
+    "O'Brien",
+    "Nguyen",
+    "Larsen",
+    "Costa",
+    "Silva",
+]
+PLACES = [
+    "San Francisco-Oakland-Hayward, CA",
+    "Phoenix-Mesa-Scottsdale, AZ",
+    "Chicago-Naperville-Elgin, IL-IN-WI",
+    "New York-Newark-Jersey City, NY-NJ-PA",
+    "Atlanta-Sandy Springs-Roswell, GA",
+    "Tampa-St. Petersburg-Clearwater, FL",
+    "Lansing-East Lansing, MI",
+    "Portland-South Portland, ME",
+    "San José, CA",
+    "Montréal, QC",
+]
+ARTIST_PLACES = [
+    "Detroit, MI",
+    "London, England",
+    "Reykjavík, Iceland",
+    "Kingston, Jamaica",
+    "Los Angeles, CA",
+    "Berlin, Germany",
+    "São Paulo, Brazil",
+    "Nashville, TN",
+    "Tokyo, Japan",
+    "Dublin, Ireland",
+]
+AGENTS = [  # real user agents of the era, as the Udacity logs carry them
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/36.0.1985.143 Safari/537.36",
     "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/35.0.1916.153 Safari/537.36",
     "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:31.0) Gecko/20100101 Firefox/31.0",
@@ -88,13 +192,17 @@ def write_songs(out: Path, rng: random.Random, count: int) -> list[Song]:
     artists = []
     for _ in range(max(1, count // 3)):
         located = rng.random() < 0.6
-        artists.append({
-            "artist_id": _code(rng, "AR"),
-            "artist_latitude": round(rng.uniform(-60, 70), 5) if located else None,
-            "artist_longitude": round(rng.uniform(-170, 170), 5) if located else None,
-            "artist_location": rng.choice(ARTIST_PLACES) if located or rng.random() < 0.3 else "",
-            "artist_name": _title(rng) if rng.random() < 0.5 else f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-        })
+        artists.append(
+            {
+                "artist_id": _code(rng, "AR"),
+                "artist_latitude": round(rng.uniform(-60, 70), 5) if located else None,
+                "artist_longitude": round(rng.uniform(-170, 170), 5) if located else None,
+                "artist_location": rng.choice(ARTIST_PLACES) if located or rng.random() < 0.3 else "",
+                "artist_name": _title(rng)
+                if rng.random() < 0.5
+                else f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+            }
+        )
     songs = []
     for _ in range(count):
         artist = rng.choice(artists)
@@ -118,39 +226,64 @@ def make_users(rng: random.Random, count: int, start: dt.datetime) -> list[User]
     users = []
     for number in range(1, count + 1):
         registered = start - dt.timedelta(days=rng.uniform(1, 60))
-        users.append(User(
-            user_id=str(number),
-            first_name=rng.choice(FIRST_NAMES),
-            last_name=rng.choice(LAST_NAMES),
-            gender=rng.choice("FM"),
-            level="paid" if rng.random() < 0.3 else "free",
-            location=rng.choice(PLACES),
-            agent=f'"{rng.choice(AGENTS)}"',
-            registration=float(int(registered.timestamp() * 1000)),
-        ))
+        users.append(
+            User(
+                user_id=str(number),
+                first_name=rng.choice(FIRST_NAMES),
+                last_name=rng.choice(LAST_NAMES),
+                gender=rng.choice("FM"),
+                level="paid" if rng.random() < 0.3 else "free",
+                location=rng.choice(PLACES),
+                agent=f'"{rng.choice(AGENTS)}"',
+                registration=float(int(registered.timestamp() * 1000)),
+            )
+        )
     return users
 
 
 def _event(user: User | None, **fields: object) -> dict:
     event = {
-        "artist": None, "auth": "Logged In", "firstName": None, "gender": None, "itemInSession": 0,
-        "lastName": None, "length": None, "level": "free", "location": None, "method": "GET", "page": "Home",
-        "registration": None, "sessionId": 0, "song": None, "status": 200, "ts": 0, "userAgent": None, "userId": "",
+        "artist": None,
+        "auth": "Logged In",
+        "firstName": None,
+        "gender": None,
+        "itemInSession": 0,
+        "lastName": None,
+        "length": None,
+        "level": "free",
+        "location": None,
+        "method": "GET",
+        "page": "Home",
+        "registration": None,
+        "sessionId": 0,
+        "song": None,
+        "status": 200,
+        "ts": 0,
+        "userAgent": None,
+        "userId": "",
     }
     if user is not None:
-        event.update(firstName=user.first_name, gender=user.gender, lastName=user.last_name, level=user.level,
-                     location=user.location, registration=user.registration, userAgent=user.agent,
-                     userId=user.user_id)
+        event.update(
+            firstName=user.first_name,
+            gender=user.gender,
+            lastName=user.last_name,
+            level=user.level,
+            location=user.location,
+            registration=user.registration,
+            userAgent=user.agent,
+            userId=user.user_id,
+        )
     else:
         event.update(auth="Logged Out", level=fields.pop("level", "free"))
     event.update(fields)
     return event
 
 
-def day_events(rng: random.Random, day: dt.date, users: list[User], songs: list[Song], count: int,
-               session_ids: list[int]) -> list[dict]:
+def day_events(
+    rng: random.Random, day: dt.date, users: list[User], songs: list[Song], count: int, session_ids: list[int]
+) -> list[dict]:
     """About ``count`` events for one UTC day: sessions of browsing and NextSong plays."""
-    day_start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    day_start = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
     events: list[dict] = []
     while len(events) < count:
         session_ids[0] += 1
@@ -159,8 +292,17 @@ def day_events(rng: random.Random, day: dt.date, users: list[User], songs: list[
         item = 0
         if rng.random() < 0.08:  # a logged-out visitor: empty userId, no names
             for page in ("Home", "Login"):
-                events.append(_event(None, page=page, sessionId=session, itemInSession=item, ts=ts,
-                                     method="PUT" if page == "Login" else "GET", status=307 if page == "Login" else 200))
+                events.append(
+                    _event(
+                        None,
+                        page=page,
+                        sessionId=session,
+                        itemInSession=item,
+                        ts=ts,
+                        method="PUT" if page == "Login" else "GET",
+                        status=307 if page == "Login" else 200,
+                    )
+                )
                 item += 1
                 ts += rng.randrange(1_000, 60_000)
             continue
@@ -173,17 +315,46 @@ def day_events(rng: random.Random, day: dt.date, users: list[User], songs: list[
                     title, artist, length = song.title, song.artist_name, song.duration
                 else:  # a song that song_data does not hold
                     title, artist, length = _title(rng), _title(rng), round(rng.uniform(30, 600), 5)
-                events.append(_event(user, page="NextSong", method="PUT", artist=artist, song=title, length=length,
-                                     sessionId=session, itemInSession=item, ts=ts))
+                events.append(
+                    _event(
+                        user,
+                        page="NextSong",
+                        method="PUT",
+                        artist=artist,
+                        song=title,
+                        length=length,
+                        sessionId=session,
+                        itemInSession=item,
+                        ts=ts,
+                    )
+                )
                 ts += int(length * 1000)
             elif roll < 0.82 and user.level == "free":
-                events.append(_event(user, page="Submit Upgrade", method="PUT", status=307,
-                                     sessionId=session, itemInSession=item, ts=ts))
+                events.append(
+                    _event(
+                        user,
+                        page="Submit Upgrade",
+                        method="PUT",
+                        status=307,
+                        sessionId=session,
+                        itemInSession=item,
+                        ts=ts,
+                    )
+                )
                 user.level = "paid"
                 ts += rng.randrange(1_000, 30_000)
             elif roll < 0.83 and user.level == "paid":
-                events.append(_event(user, page="Submit Downgrade", method="PUT", status=307,
-                                     sessionId=session, itemInSession=item, ts=ts))
+                events.append(
+                    _event(
+                        user,
+                        page="Submit Downgrade",
+                        method="PUT",
+                        status=307,
+                        sessionId=session,
+                        itemInSession=item,
+                        ts=ts,
+                    )
+                )
                 user.level = "free"
                 ts += rng.randrange(1_000, 30_000)
             else:
@@ -202,13 +373,21 @@ def _log_line(event: dict) -> str:
     return json.dumps(event, separators=(",", ":")).replace("/", "\\/")
 
 
-def generate(out: str | Path, *, songs: int = 120, users: int = 40, days: int = 3,
-             events_per_day: int = 400, start: dt.date = dt.date(2018, 11, 1), seed: int = 42) -> dict[str, int]:
+def generate(
+    out: str | Path,
+    *,
+    songs: int = 120,
+    users: int = 40,
+    days: int = 3,
+    events_per_day: int = 400,
+    start: dt.date = dt.date(2018, 11, 1),
+    seed: int = 42,
+) -> dict[str, int]:
     """Write a dataset to ``out`` and return what was written."""
     out = Path(out)
     rng = random.Random(seed)
     song_list = write_songs(out, rng, songs)
-    people = make_users(rng, users, dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc))
+    people = make_users(rng, users, dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC))
     (out / "log_json_path.json").write_text(
         json.dumps({"jsonpaths": [f"$['{name}']" for name in LOG_JSONPATHS]}, indent=0)
     )
@@ -236,9 +415,18 @@ def main() -> None:
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2018, 11, 1))
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    written = generate(args.out, songs=args.songs, users=args.users, days=args.days,
-                       events_per_day=args.events_per_day, start=args.start, seed=args.seed)
-    print(f"wrote {written['songs']} song files and {written['events']} events over {written['days']} day(s) to {args.out}")
+    written = generate(
+        args.out,
+        songs=args.songs,
+        users=args.users,
+        days=args.days,
+        events_per_day=args.events_per_day,
+        start=args.start,
+        seed=args.seed,
+    )
+    print(
+        f"wrote {written['songs']} song files and {written['events']} events over {written['days']} day(s) to {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def main() -> None:
         if args.counts:
             rows = []
             for name in ALL_TABLES:
-                cursor.execute(f"select count(*) from {name}")  # noqa: S608 - our own table names
+                cursor.execute(f"select count(*) from {name}")
                 rows.append((name, cursor.fetchone()[0]))
             print("\n== Row counts\n" + table(["table", "rows"], rows))
         if args.quality:

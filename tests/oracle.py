@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -50,8 +53,14 @@ def songplays(all_events: list[dict], all_songs: list[dict], start: dt.datetime,
         song_id, artist_id = catalog.get((event["song"], event["artist"], event["length"]), (None, None))
         agent = _blank(event["userAgent"])
         plays[(event["sessionId"], event["itemInSession"], event["userId"])] = (
-            when, int(event["userId"]), event["level"], song_id, artist_id, event["sessionId"],
-            _blank(event["location"]), agent.strip('"') if agent else None,
+            when,
+            int(event["userId"]),
+            event["level"],
+            song_id,
+            artist_id,
+            event["sessionId"],
+            _blank(event["location"]),
+            agent.strip('"') if agent else None,
         )
     return plays
 
@@ -84,9 +93,15 @@ def song_rows(all_songs: list[dict]) -> dict[str, tuple]:
 def artist_rows(all_songs: list[dict]) -> dict[str, tuple]:
     rows = {}
     for s in sorted(all_songs, key=lambda s: s["song_id"]):
-        rows.setdefault(s["artist_id"], (
-            _blank(s["artist_name"]), _blank(s["artist_location"]), s["artist_latitude"], s["artist_longitude"],
-        ))
+        rows.setdefault(
+            s["artist_id"],
+            (
+                _blank(s["artist_name"]),
+                _blank(s["artist_location"]),
+                s["artist_latitude"],
+                s["artist_longitude"],
+            ),
+        )
     return rows
 
 

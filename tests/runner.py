@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-UTC = dt.timezone.utc
+if TYPE_CHECKING:
+    from pathlib import Path
+
+UTC = dt.UTC
 
 
 def iso(moment: dt.datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def dag_test(dag: Any, *, start: dt.datetime | None, end: dt.datetime | None, source: str | Path,
-             logical_date: dt.datetime | None = None) -> Any:
+def dag_test(
+    dag: Any,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    source: str | Path,
+    logical_date: dt.datetime | None = None,
+) -> Any:
     """Run the DAG with ``dag.test()``; a failed task fails at once (no retry waits)."""
     for task in dag.tasks:
         task.retries = 0
@@ -35,8 +43,9 @@ def task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
-def run_window(dag: Any, start: dt.datetime, end: dt.datetime, source: str | Path,
-               skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def run_window(
+    dag: Any, start: dt.datetime, end: dt.datetime, source: str | Path, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Execute every task of ``dag`` for ``[start, end)`` in topological order; returns their results."""
     context = {
         "params": {"window_start": iso(start), "window_end": iso(end), "source": str(source)},

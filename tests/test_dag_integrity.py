@@ -37,7 +37,7 @@ def test_schedule_covers_a_real_hour(dag) -> None:
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     assert dag.timetable.expression == "0 * * * *"
     assert str(dag.timetable.timezone) == "UTC"
-    assert dag.start_date == dt.datetime(2018, 11, 1, tzinfo=dt.timezone.utc)
+    assert dag.start_date == dt.datetime(2018, 11, 1, tzinfo=dt.UTC)
     assert dag.catchup is True
 
 

@@ -9,7 +9,7 @@ import pytest
 from runner import dag_test, task_states
 from warehouse_state import keyed, rows
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
@@ -20,17 +20,26 @@ def assert_star_schema_matches(db, source, start, end) -> None:
     all_songs = oracle.songs(source)
     plays = oracle.songplays(history, all_songs, start, end)
 
-    loaded = {(r[6], r[7], str(r[2])): (r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
-              for r in rows(db, "select songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
-                                " location, user_agent, (select 1) from songplays")}
+    loaded = {
+        (r[6], r[7], str(r[2])): (r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+        for r in rows(
+            db,
+            "select songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
+            " location, user_agent, (select 1) from songplays",
+        )
+    }
     loaded = {(k[0], None, k[2]): v for k, v in loaded.items()}
     # key the oracle's plays the same way: (session, -, user)
     expected = {}
     for (session, _item, user), play in plays.items():
         expected.setdefault((session, None, user), []).append(play)
     assert sum(len(v) for v in expected.values()) == rows(db, "select count(*) from songplays")[0][0]
-    loaded_plays = sorted(rows(db, "select start_time, user_id, level, song_id, artist_id, session_id, location,"
-                                   " user_agent from songplays"), key=repr)
+    loaded_plays = sorted(
+        rows(
+            db, "select start_time, user_id, level, song_id, artist_id, session_id, location, user_agent from songplays"
+        ),
+        key=repr,
+    )
     assert loaded_plays == sorted(plays.values(), key=repr)
     assert rows(db, "select count(distinct songplay_id) from songplays")[0][0] == len(plays)
     matched = sum(1 for p in plays.values() if p[3] is not None)
@@ -54,15 +63,19 @@ def test_generated_data_over_a_span(dag, demo_source, db) -> None:
 
 def test_scheduled_run_processes_the_hour_before_its_logical_date(dag, demo_source, db) -> None:
     # no window params: the run's data interval [09:00, 10:00) is the window
-    dag_run = dag_test(dag, start=None, end=None, source=demo_source,
-                       logical_date=dt.datetime(2018, 11, 2, 10, tzinfo=UTC))
+    dag_run = dag_test(
+        dag, start=None, end=None, source=demo_source, logical_date=dt.datetime(2018, 11, 2, 10, tzinfo=UTC)
+    )
 
     assert str(dag_run.state) == "success", task_states(dag_run)
     hour = (dt.datetime(2018, 11, 2, 9, tzinfo=UTC), dt.datetime(2018, 11, 2, 10, tzinfo=UTC))
     expected = oracle.songplays(oracle.events(demo_source), oracle.songs(demo_source), *hour)
     assert expected, "the generated data should have plays in this hour"
-    assert rows(db, "select count(*), min(start_time) >= %s, max(start_time) < %s from songplays",
-                (hour[0].replace(tzinfo=None), hour[1].replace(tzinfo=None)))[0] == (len(expected), True, True)
+    assert rows(
+        db,
+        "select count(*), min(start_time) >= %s, max(start_time) < %s from songplays",
+        (hour[0].replace(tzinfo=None), hour[1].replace(tzinfo=None)),
+    )[0] == (len(expected), True, True)
 
 
 def test_udacity_sample_for_the_whole_month(dag, udacity_source, db) -> None:

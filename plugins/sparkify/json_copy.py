@@ -53,7 +53,9 @@ class CopyOptions:
     truncate_columns: bool = True
 
 
-_PATH_TOKEN = re.compile(r"""\.([A-Za-z_][\w-]*)|\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*(\d+)\s*\]""")
+_PATH_TOKEN = re.compile(
+    r"""\.([A-Za-z_][\w-]*)|\[\s*'((?:[^'\\]|\\.)*)'\s*\]|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*(\d+)\s*\]"""
+)
 
 
 def parse_jsonpath(path: str) -> tuple[str | int, ...]:
@@ -128,8 +130,8 @@ def iter_records(text: str, where: str) -> Iterator[tuple[int, dict]]:
         try:
             record, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            bad_line = line + text.count("\n", position, error.pos)
-            raise StagingDataError(f"{where}, line {bad_line}: invalid JSON: {error.msg}") from None
+            # name the line where the broken record starts: with JSON lines, that is the bad line
+            raise StagingDataError(f"{where}, line {line}: invalid JSON: {error.msg}") from None
         if not isinstance(record, dict):
             raise StagingDataError(f"{where}, line {line}: expected a JSON object, got {type(record).__name__}")
         yield line, record
@@ -177,7 +179,7 @@ class RowEncoder:
                 value = json.dumps(value, ensure_ascii=False)
             elif not isinstance(value, str):
                 value = json.dumps(value)
-            if value == "" and options.empty_as_null or options.blanks_as_null and value and not value.strip():
+            if (value == "" and options.empty_as_null) or (options.blanks_as_null and value and not value.strip()):
                 return r"\N"
             if column.max_length and len(value) > column.max_length:
                 if not options.truncate_columns:
@@ -186,13 +188,13 @@ class RowEncoder:
             return _escape(value)
 
         def integer_value(value: Any) -> str:
-            if value is None or value == "" and options.empty_as_null:
+            if value is None or (value == "" and options.empty_as_null):
                 return r"\N"
             if isinstance(value, bool):
                 raise TypeError(f"expected an integer, got {json.dumps(value)}")
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+            if (isinstance(value, float) and value.is_integer()) or (
+                isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value)
+            ):
                 value = int(value)
             if not isinstance(value, int):
                 raise TypeError(f"expected an integer, got {json.dumps(value, ensure_ascii=False)}")
@@ -202,7 +204,7 @@ class RowEncoder:
             return str(value)
 
         def float_value(value: Any) -> str:
-            if value is None or value == "" and options.empty_as_null:
+            if value is None or (value == "" and options.empty_as_null):
                 return r"\N"
             if isinstance(value, bool):
                 raise TypeError(f"expected a number, got {json.dumps(value)}")
@@ -216,7 +218,7 @@ class RowEncoder:
             return repr(value) if isinstance(value, float) else str(value)
 
         def timestamp_value(value: Any) -> str:
-            if value is None or value == "" and options.empty_as_null:
+            if value is None or (value == "" and options.empty_as_null):
                 return r"\N"
             millis = integer_value(value) if not isinstance(value, float) else value
             try:
@@ -248,9 +250,5 @@ class RowEncoder:
 def _escape(value: str) -> str:
     """Escape a value for COPY's text format."""
     return (
-        value.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\x00", "")
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r").replace("\x00", "")
     )

@@ -158,33 +158,57 @@ class _Compiler:
         if kind == "row_count":
             low, high = arg.get("min"), arg.get("max")
             return [
-                Check(t, name or "row_count", f"select count(*) from {t}{self.where(None, scope)}",
-                      expected=(low, high), compare="between", **common)
+                Check(
+                    t,
+                    name or "row_count",
+                    f"select count(*) from {t}{self.where(None, scope)}",
+                    expected=(low, high),
+                    compare="between",
+                    **common,
+                )
             ]
         if kind == "not_null":
             checks = []
             for column in _columns(arg, self.origin):
                 condition = f"{column} is null"
-                checks.append(Check(
-                    t, name or f"not_null({column})", f"select count(*) from {t}{self.where(condition, scope)}",
-                    sample_sql=f"select * from {t}{self.where(condition, scope)} limit 5", **common,
-                ))
+                checks.append(
+                    Check(
+                        t,
+                        name or f"not_null({column})",
+                        f"select count(*) from {t}{self.where(condition, scope)}",
+                        sample_sql=f"select * from {t}{self.where(condition, scope)} limit 5",
+                        **common,
+                    )
+                )
             return checks
         if kind == "unique":
             columns = ", ".join(_columns(arg, self.origin))
-            grouped = f"select {columns}, count(*) as copies from {t}{self.where(None, scope)} group by {columns} having count(*) > 1"
-            return [Check(
-                t, name or f"unique({columns})", f"select count(*) from ({grouped}) as duplicates",
-                sample_sql=f"{grouped} limit 5", **common,
-            )]
+            grouped = (
+                f"select {columns}, count(*) as copies from {t}{self.where(None, scope)}"
+                f" group by {columns} having count(*) > 1"
+            )
+            return [
+                Check(
+                    t,
+                    name or f"unique({columns})",
+                    f"select count(*) from ({grouped}) as duplicates",
+                    sample_sql=f"{grouped} limit 5",
+                    **common,
+                )
+            ]
         if kind == "accepted_values":
             column = check_identifier(arg["column"], "column")
             values = ", ".join(_literal(v) for v in arg["values"])
             condition = f"{column} is not null and {column} not in ({values})"
-            return [Check(
-                t, name or f"accepted_values({column})", f"select count(*) from {t}{self.where(condition, scope)}",
-                sample_sql=f"select * from {t}{self.where(condition, scope)} limit 5", **common,
-            )]
+            return [
+                Check(
+                    t,
+                    name or f"accepted_values({column})",
+                    f"select count(*) from {t}{self.where(condition, scope)}",
+                    sample_sql=f"select * from {t}{self.where(condition, scope)} limit 5",
+                    **common,
+                )
+            ]
         if kind == "relationships":
             column = check_identifier(arg["column"], "column")
             parent, _, parent_column = str(arg["to"]).rpartition(".")
@@ -195,22 +219,34 @@ class _Compiler:
                 f"(select 1 from {parent} as p where p.{parent_column} = c.{column})"
             )
             body = f"from {t} as c{self.where(condition, scope, alias='c')}"
-            return [Check(
-                t, name or f"relationships({column} -> {parent}.{parent_column})", f"select count(*) {body}",
-                sample_sql=f"select c.* {body} limit 5", **common,
-            )]
+            return [
+                Check(
+                    t,
+                    name or f"relationships({column} -> {parent}.{parent_column})",
+                    f"select count(*) {body}",
+                    sample_sql=f"select c.* {body} limit 5",
+                    **common,
+                )
+            ]
         if kind == "range":
             column = check_identifier(arg["column"], "column")
             bounds = {"min": "<", "max": ">", "greater_than": "<=", "less_than": ">="}
             outside = [f"{column} {bounds[k]} {_literal(v)}" for k, v in arg.items() if k in bounds]
             if not outside:
-                raise CheckDefinitionError(f"{self.origin}: range on {column} needs min, max, greater_than or less_than")
+                raise CheckDefinitionError(
+                    f"{self.origin}: range on {column} needs min, max, greater_than or less_than"
+                )
             condition = f"({' or '.join(outside)})"
             described = ", ".join(f"{k} {v}" for k, v in arg.items() if k in bounds)
-            return [Check(
-                t, name or f"range({column}: {described})", f"select count(*) from {t}{self.where(condition, scope)}",
-                sample_sql=f"select * from {t}{self.where(condition, scope)} limit 5", **common,
-            )]
+            return [
+                Check(
+                    t,
+                    name or f"range({column}: {described})",
+                    f"select count(*) from {t}{self.where(condition, scope)}",
+                    sample_sql=f"select * from {t}{self.where(condition, scope)} limit 5",
+                    **common,
+                )
+            ]
         if kind == "custom":
             if not name and not arg.get("name"):
                 raise CheckDefinitionError(f"{self.origin}: a custom check needs a name")
@@ -220,14 +256,19 @@ class _Compiler:
             expected = arg.get("expect", 0)
             if compare == "between" and not (isinstance(expected, list) and len(expected) == 2):
                 raise CheckDefinitionError(f"{self.origin}: {arg.get('name')}: between expects [low, high]")
-            return [Check(
-                t, name or arg["name"], self.expand_window(arg["sql"]),
-                expected=tuple(expected) if compare == "between" else expected,
-                compare=compare, tolerance=float(arg.get("tolerance", 0)),
-                expected_sql=self.expand_window(arg["expect_sql"]) if arg.get("expect_sql") else None,
-                sample_sql=self.expand_window(arg["sample_sql"]) if arg.get("sample_sql") else None,
-                **common,
-            )]
+            return [
+                Check(
+                    t,
+                    name or arg["name"],
+                    self.expand_window(arg["sql"]),
+                    expected=tuple(expected) if compare == "between" else expected,
+                    compare=compare,
+                    tolerance=float(arg.get("tolerance", 0)),
+                    expected_sql=self.expand_window(arg["expect_sql"]) if arg.get("expect_sql") else None,
+                    sample_sql=self.expand_window(arg["sample_sql"]) if arg.get("sample_sql") else None,
+                    **common,
+                )
+            ]
         raise CheckDefinitionError(f"{self.origin}: unknown check kind {kind!r}")
 
 

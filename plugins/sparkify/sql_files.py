@@ -27,7 +27,7 @@ def _environment(root: str) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(root),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - renders SQL, not HTML
     )
 
 

@@ -10,11 +10,13 @@ guessed, so no run processes an empty or unbounded span by accident.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-UTC = dt.timezone.utc
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+UTC = dt.UTC
 
 
 class WindowError(ValueError):
@@ -32,9 +34,7 @@ class Window:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise WindowError("window bounds must be timezone-aware")
         if self.end <= self.start:
-            raise WindowError(
-                f"empty window: end {self.end.isoformat()} is not after start {self.start.isoformat()}"
-            )
+            raise WindowError(f"empty window: end {self.end.isoformat()} is not after start {self.start.isoformat()}")
 
     @property
     def sql_params(self) -> dict[str, dt.datetime]:

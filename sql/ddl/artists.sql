@@ -8,6 +8,6 @@ create table if not exists artists (
     primary key (artist_id)
 )
 {%- if target == 'redshift' %}
-diststyle all
-sortkey (artist_id)
+    diststyle all
+    sortkey (artist_id)
 {%- endif %};

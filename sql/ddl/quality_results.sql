@@ -12,9 +12,9 @@ create table if not exists quality_results (
     checked_at timestamp not null
 )
 {%- if target == 'redshift' %}
-diststyle all
-sortkey (checked_at)
+    diststyle all
+    sortkey (checked_at)
 {%- endif %};
 {% if target == 'postgres' %}
-create index if not exists quality_results_checked_at_idx on quality_results (checked_at);
+    create index if not exists quality_results_checked_at_idx on quality_results (checked_at);
 {% endif %}

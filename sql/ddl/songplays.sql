@@ -13,9 +13,9 @@ create table if not exists songplays (
     primary key (songplay_id)
 )
 {%- if target == 'redshift' %}
-distkey (song_id)
-sortkey (start_time)
+    distkey (song_id)
+    sortkey (start_time)
 {%- endif %};
 {% if target == 'postgres' %}
-create index if not exists songplays_start_time_idx on songplays (start_time);
+    create index if not exists songplays_start_time_idx on songplays (start_time);
 {% endif %}

@@ -8,6 +8,6 @@ create table if not exists songs (
     primary key (song_id)
 )
 {%- if target == 'redshift' %}
-distkey (song_id)
-sortkey (song_id)
+    distkey (song_id)
+    sortkey (song_id)
 {%- endif %};

@@ -23,11 +23,11 @@ create table if not exists staging_events (
     _source_key varchar(1024) not null
 )
 {%- if target == 'redshift' %}
-diststyle even
-sortkey (ts)
+    diststyle even
+    sortkey (ts)
 {%- endif %};
 {% if target == 'postgres' %}
-create index if not exists staging_events_ts_idx on staging_events (ts);
-create index if not exists staging_events_user_ts_idx on staging_events (user_id, ts);
-create index if not exists staging_events_source_idx on staging_events (_source_key);
+    create index if not exists staging_events_ts_idx on staging_events (ts);
+    create index if not exists staging_events_user_ts_idx on staging_events (user_id, ts);
+    create index if not exists staging_events_source_idx on staging_events (_source_key);
 {% endif %}

@@ -13,8 +13,8 @@ create table if not exists staging_ledger (
     primary key (table_name, object_key)
 )
 {%- if target == 'redshift' %}
-diststyle all
+    diststyle all
 {%- endif %};
 {% if target == 'postgres' %}
-create index if not exists staging_ledger_unit_idx on staging_ledger (table_name, load_unit);
+    create index if not exists staging_ledger_unit_idx on staging_ledger (table_name, load_unit);
 {% endif %}

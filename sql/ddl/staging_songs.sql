@@ -14,9 +14,9 @@ create table if not exists staging_songs (
     _source_key varchar(1024) not null
 )
 {%- if target == 'redshift' %}
-diststyle all
+    diststyle all
 {%- endif %};
 {% if target == 'postgres' %}
-create index if not exists staging_songs_match_idx on staging_songs (title, artist_name, duration);
-create index if not exists staging_songs_source_idx on staging_songs (_source_key);
+    create index if not exists staging_songs_match_idx on staging_songs (title, artist_name, duration);
+    create index if not exists staging_songs_source_idx on staging_songs (_source_key);
 {% endif %}

@@ -11,6 +11,6 @@ create table if not exists time (
     primary key (start_time)
 )
 {%- if target == 'redshift' %}
-diststyle all
-sortkey (start_time)
+    diststyle all
+    sortkey (start_time)
 {%- endif %};

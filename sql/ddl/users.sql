@@ -8,6 +8,6 @@ create table if not exists users (
     primary key (user_id)
 )
 {%- if target == 'redshift' %}
-diststyle all
-sortkey (user_id)
+    diststyle all
+    sortkey (user_id)
 {%- endif %};

@@ -119,15 +119,25 @@ class DataQualityOperator(BaseOperator):
     def _record(self, warehouse: Warehouse, results: list[CheckResult], context: Any, window: Window | None) -> None:
         run_id = str(context.get("run_id") or "")
         bounds = window.sql_params if window else {"window_start": None, "window_end": None}
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         rows = [
-            (run_id, bounds["window_start"], bounds["window_end"], r.check.table, r.check.name,
-             r.check.severity, r.passed, str(r.observed)[:1024], r.expected_text[:1024], now)
+            (
+                run_id,
+                bounds["window_start"],
+                bounds["window_end"],
+                r.check.table,
+                r.check.name,
+                r.check.severity,
+                r.passed,
+                str(r.observed)[:1024],
+                r.expected_text[:1024],
+                now,
+            )
             for r in results
         ]
         with warehouse.transaction() as cursor:
             cursor.executemany(
-                f"insert into {self.results_table} (run_id, window_start, window_end, table_name, check_name,"  # noqa: S608
+                f"insert into {self.results_table} (run_id, window_start, window_end, table_name, check_name,"
                 " severity, passed, observed, expected, checked_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 rows,
             )
@@ -147,11 +157,18 @@ def format_results(results: list[CheckResult]) -> str:
     """A plain-text table of results, one line per check."""
     header = ("status", "table", "check", "observed", "expected")
     rows = [
-        ("PASS" if r.passed else ("WARN" if r.check.severity == "warn" else "FAIL"),
-         r.check.table, r.check.name, str(r.observed), r.expected_text)
+        (
+            "PASS" if r.passed else ("WARN" if r.check.severity == "warn" else "FAIL"),
+            r.check.table,
+            r.check.name,
+            str(r.observed),
+            r.expected_text,
+        )
         for r in results
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

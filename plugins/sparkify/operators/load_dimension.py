@@ -80,21 +80,21 @@ class LoadDimensionOperator(BaseOperator):
         with warehouse.transaction() as cursor:
             cursor.execute(lock_table(warehouse.target, self.table))
             if self.mode == "truncate-insert":
-                cursor.execute(f"delete from {self.table}")  # noqa: S608 - checked identifier
+                cursor.execute(f"delete from {self.table}")
                 deleted = cursor.rowcount
             if self.mode == "upsert":
                 staged = f"{self.table.replace('.', '_')}_upsert"
                 cursor.execute(f"create temp table {staged} as\n{model}", params or None)
-                cursor.execute(f"select * from {staged} limit 0")  # noqa: S608
+                cursor.execute(f"select * from {staged} limit 0")
                 columns = ", ".join(d[0] for d in cursor.description)
                 match = " and ".join(f"{self.table}.{k} = s.{k}" for k in self.primary_key)
-                cursor.execute(f"delete from {self.table} using {staged} as s where {match}")  # noqa: S608
+                cursor.execute(f"delete from {self.table} using {staged} as s where {match}")
                 deleted = cursor.rowcount
-                cursor.execute(f"insert into {self.table} ({columns}) select {columns} from {staged}")  # noqa: S608
+                cursor.execute(f"insert into {self.table} ({columns}) select {columns} from {staged}")
                 inserted = cursor.rowcount
                 cursor.execute(f"drop table {staged}")
             else:
-                cursor.execute(f"insert into {self.table}\n{model}", params or None)  # noqa: S608
+                cursor.execute(f"insert into {self.table}\n{model}", params or None)
                 inserted = cursor.rowcount
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}

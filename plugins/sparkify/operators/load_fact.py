@@ -60,12 +60,12 @@ class LoadFactOperator(BaseOperator):
         with warehouse.transaction() as cursor:
             cursor.execute(lock_table(warehouse.target, self.table))
             cursor.execute(
-                f"delete from {self.table} where {self.time_column} >= %(window_start)s"  # noqa: S608
+                f"delete from {self.table} where {self.time_column} >= %(window_start)s"
                 f" and {self.time_column} < %(window_end)s",
                 window.sql_params,
             )
             deleted = cursor.rowcount
-            cursor.execute(f"insert into {self.table}\n{model}", window.sql_params)  # noqa: S608
+            cursor.execute(f"insert into {self.table}\n{model}", window.sql_params)
             inserted = cursor.rowcount
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}

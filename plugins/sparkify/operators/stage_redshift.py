@@ -144,7 +144,11 @@ class StageToRedshiftOperator(BaseOperator):
         pending = [o for o in listed if ledger.get(o.key, ("",))[0] != o.version]
         self.log.info(
             "%s: %d object(s) listed in %s, %d already staged, %d to stage",
-            self.table, len(listed), source.uri, len(listed) - len(pending), len(pending),
+            self.table,
+            len(listed),
+            source.uri,
+            len(listed) - len(pending),
+            len(pending),
         )
         if warehouse.target == POSTGRES:
             summary = self._stage_locally(warehouse, source, pending)
@@ -226,7 +230,10 @@ class StageToRedshiftOperator(BaseOperator):
                 elapsed = max(time.monotonic() - started, 1e-9)
                 self.log.info(
                     "%s: %d/%d objects staged, %d rows, %.0f rows/s",
-                    self.table, totals["objects_staged"], len(pending), totals["rows_staged"],
+                    self.table,
+                    totals["objects_staged"],
+                    len(pending),
+                    totals["rows_staged"],
                     totals["rows_staged"] / elapsed,
                 )
             batch, batch_size = [], 0
@@ -249,8 +256,7 @@ class StageToRedshiftOperator(BaseOperator):
             # serialise stagers of this table: a concurrent run may have staged some of these meanwhile
             cursor.execute(lock_table(warehouse.target, self.table))
             cursor.execute(
-                "select object_key, object_version from staging_ledger"
-                " where table_name = %s and object_key = any(%s)",
+                "select object_key, object_version from staging_ledger where table_name = %s and object_key = any(%s)",
                 (self.table, keys),
             )
             current = dict(cursor.fetchall())
@@ -259,7 +265,7 @@ class StageToRedshiftOperator(BaseOperator):
             replaced = 0
             if replaced_keys:
                 cursor.execute(
-                    f"delete from {self.table} where _source_key = any(%s)",  # noqa: S608 - checked identifier
+                    f"delete from {self.table} where _source_key = any(%s)",
                     (replaced_keys,),
                 )
                 replaced = cursor.rowcount
@@ -269,7 +275,7 @@ class StageToRedshiftOperator(BaseOperator):
                 )
             if todo:
                 copy_lines(cursor, copy_sql, (line for e in todo for line in e.lines))
-                now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 cursor.executemany(
                     "insert into staging_ledger (table_name, object_key, object_version, object_size,"
                     " row_count, load_unit, loaded_at) values (%s, %s, %s, %s, %s, %s, %s)",
@@ -294,7 +300,11 @@ class StageToRedshiftOperator(BaseOperator):
         return keys, region
 
     def load_units(
-        self, source: S3Source, pending: list[SourceObject], ledger: dict[str, tuple[str, str]], listed: Iterable[SourceObject]
+        self,
+        source: S3Source,
+        pending: list[SourceObject],
+        ledger: dict[str, tuple[str, str]],
+        listed: Iterable[SourceObject],
     ) -> list[tuple[str, list[SourceObject]]]:
         """Group pending objects into COPY units: one per object for daily files, manifests otherwise.
 
@@ -310,7 +320,9 @@ class StageToRedshiftOperator(BaseOperator):
         units = []
         for start in range(0, len(todo), self.manifest_batch):
             chunk = todo[start : start + self.manifest_batch]
-            digest = hashlib.sha1("\n".join(f"{o.key} {o.version}" for o in chunk).encode()).hexdigest()
+            digest = hashlib.sha1(
+                "\n".join(f"{o.key} {o.version}" for o in chunk).encode(), usedforsecurity=False
+            ).hexdigest()
             units.append((f"_manifests/{self.table}/{digest}.manifest", chunk))
         return units
 
@@ -348,16 +360,17 @@ class StageToRedshiftOperator(BaseOperator):
                 old_units = [row[0] for row in cursor.fetchall()]
                 if old_units:
                     cursor.execute(
-                        f"delete from {self.table} where _source_key in ({placeholders(old_units)})",  # noqa: S608
+                        f"delete from {self.table} where _source_key in ({placeholders(old_units)})",
                         old_units,
                     )
                     totals["rows_replaced"] += cursor.rowcount
                     cursor.execute(
-                        f"delete from staging_ledger where table_name = %s and load_unit in ({placeholders(old_units)})",
+                        "delete from staging_ledger"
+                        f" where table_name = %s and load_unit in ({placeholders(old_units)})",
                         (self.table, *old_units),
                     )
                 rows = self._redshift_copy(cursor, source, unit, is_manifest, credentials, region, json_format)
-                now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 cursor.executemany(
                     "insert into staging_ledger (table_name, object_key, object_version, object_size,"
                     " row_count, load_unit, loaded_at) values (%s, %s, %s, %s, %s, %s, %s)",
@@ -408,10 +421,9 @@ class StageToRedshiftOperator(BaseOperator):
             ) from None
         column_list = ", ".join(columns)
         cursor.execute(
-            f"insert into {self.table} ({column_list}, _source_key) select {column_list}, %s from stage_unit",  # noqa: S608
+            f"insert into {self.table} ({column_list}, _source_key) select {column_list}, %s from stage_unit",
             (unit,),
         )
         rows = cursor.rowcount
         cursor.execute("drop table stage_unit")
         return rows
-
