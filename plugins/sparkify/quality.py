@@ -93,7 +93,7 @@ class Check:
     def describe_expected(self, expected: Any) -> str:
         if self.compare == "between":
             low, high = expected
-            text = f"between {low} and {high}"
+            text = f">= {low}" if high is None else f"<= {high}" if low is None else f"between {low} and {high}"
         else:
             text = f"{self.compare} {expected}"
         return f"{text} ± {self.tolerance:g}" if self.tolerance else text

@@ -50,7 +50,10 @@ class Warehouse:
 
         self.conn_id = conn_id
         self.hook = PostgresHook(postgres_conn_id=conn_id)
-        self.target = detect_target(self.hook.get_connection(conn_id))
+        conn = self.hook.get_connection(conn_id)
+        self.target = detect_target(conn)
+        #: the connection's extra: ``iam_role`` is the role Redshift assumes to read S3 in COPY
+        self.extra = conn.extra_dejson or {}
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

@@ -57,8 +57,10 @@ class StageToRedshiftOperator(BaseOperator):
     :param prefix: stage every ``.json`` object below this key prefix.
     :param daily_key: stage one object per day of the window; a missing day is logged and skipped.
     :param redshift_conn_id: the warehouse connection.
-    :param aws_conn_id: the AWS connection for ``s3://`` sources (endpoint_url for S3-compatible stores;
-        extras ``role_arn`` and ``region`` feed Redshift's COPY).
+    :param aws_conn_id: the AWS connection for ``s3://`` sources (``endpoint_url`` in its extra for an
+        S3-compatible store; ``region`` for Redshift's COPY).
+    :param iam_role: the IAM role Redshift assumes to read S3; default: extra ``iam_role`` of the warehouse
+        connection; without one, COPY carries the AWS connection's keys.
     :param copy_options: COPY options for the Redshift path.
     :param max_workers: objects fetched at once on the local path.
     :param batch_bytes: encoded rows committed per transaction on the local path.
@@ -84,6 +86,7 @@ class StageToRedshiftOperator(BaseOperator):
         max_workers: int = 8,
         batch_bytes: int = 16 * 1024 * 1024,
         manifest_batch: int = 1000,
+        iam_role: str | None = None,
         window_start: str | None = None,
         window_end: str | None = None,
         **kwargs: Any,
@@ -106,6 +109,7 @@ class StageToRedshiftOperator(BaseOperator):
         self.max_workers = max_workers
         self.batch_bytes = batch_bytes
         self.manifest_batch = manifest_batch
+        self.iam_role = iam_role
         self.window_start = window_start
         self.window_end = window_end
 
@@ -285,14 +289,17 @@ class StageToRedshiftOperator(BaseOperator):
 
     # -- Redshift: server-side COPY from S3 ---------------------------------------------------------
 
-    def _credentials(self) -> tuple[Credentials, str | None]:
+    def _credentials(self, warehouse: Warehouse) -> tuple[Credentials, str | None]:
+        """Redshift's way into S3: the ``iam_role`` (argument, or the warehouse connection's extra), else
+        the AWS connection's keys. The region comes from the AWS connection's extra."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         hook = S3Hook(aws_conn_id=self.aws_conn_id)
         extra = hook.get_connection(self.aws_conn_id).extra_dejson if self.aws_conn_id else {}
         region = extra.get("region") or extra.get("region_name")
-        if extra.get("role_arn"):
-            return Credentials(iam_role=extra["role_arn"]), region
+        role = self.iam_role or warehouse.extra.get("iam_role")
+        if role:
+            return Credentials(iam_role=role), region
         frozen = hook.get_credentials()
         keys = Credentials(access_key=frozen.access_key, secret_key=frozen.secret_key, session_token=frozen.token)
         for secret in keys.secrets:
@@ -336,7 +343,7 @@ class StageToRedshiftOperator(BaseOperator):
     ) -> dict[str, int]:
         if not isinstance(source, S3Source):
             raise AirflowFailException(f"Redshift copies from S3 only; source {source.uri} is not s3://")
-        credentials, region = self._credentials()
+        credentials, region = self._credentials(warehouse)
         json_format = self.json_format if self.json_format in _AUTO_FORMATS else source.locate(self.json_format)
         totals = {"objects_staged": 0, "rows_staged": 0, "rows_replaced": 0}
         units = self.load_units(source, pending, ledger, listed)
