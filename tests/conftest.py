@@ -32,6 +32,8 @@ for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import contextlib
+
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
 
@@ -177,10 +179,8 @@ def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str) -> None
         aws_secret_access_key="testing",
         region_name="us-west-2",
     )
-    try:
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder).as_posix()}")
