@@ -7,6 +7,7 @@ databases ``sparkify_test_*`` and ``airflow_test`` of the project's cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -32,7 +33,6 @@ for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import contextlib
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
