@@ -140,9 +140,11 @@ class _Compiler:
 
     def compile(self, spec: dict[str, Any]) -> list[Check]:  # noqa: C901 - one branch per check kind
         spec = dict(spec)
+        custom_sql = " ".join(str(v) for v in (spec.get("custom") or {}).values())
+        windowed = "{window" in custom_sql or "%(window_" in custom_sql
         common = {
             "severity": spec.pop("severity", "error"),
-            "scope": spec.pop("scope", "table"),
+            "scope": spec.pop("scope", "window" if windowed else "table"),
         }
         name = spec.pop("name", None)
         if len(spec) != 1:
