@@ -12,6 +12,8 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
 # The warehouse: the project's own PostgreSQL. Point AIRFLOW_CONN_REDSHIFT at a Redshift cluster for production.
 export AIRFLOW_CONN_REDSHIFT=${AIRFLOW_CONN_REDSHIFT:-postgres://postgres@127.0.0.1:$SPARKIFY_PG_PORT/sparkify}
 export AIRFLOW_VAR_SPARKIFY_SOURCE=${AIRFLOW_VAR_SPARKIFY_SOURCE:-$SPARKIFY_HOME/demo-data}
+# Locally, unpausing the DAG should not queue every hour since 2018: backfill explicitly instead.
+export SPARKIFY_CATCHUP=${SPARKIFY_CATCHUP:-false}
 export SPARKIFY_SQL_DIR=${SPARKIFY_SQL_DIR:-$_root/sql}
 export PYTHONPATH=$_root/plugins${PYTHONPATH:+:$PYTHONPATH}
 unset _root

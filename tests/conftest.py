@@ -29,6 +29,8 @@ os.environ.update(
         "SPARKIFY_SQL_DIR": str(ROOT / "sql"),
     }
 )
+# the DAG's production defaults are under test, whatever the developer's shell exported
+os.environ.pop("SPARKIFY_CATCHUP", None)
 for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))

@@ -1,0 +1,173 @@
+"""The package as its users run it: a real Airflow (API server and UI, scheduler, DAG processor,
+triggerer), a trigger through the UI's form in headless Chromium, and a backfill run by the scheduler.
+
+Skipped, with the reason, where Chromium is not installed (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import oracle
+import psycopg
+import pytest
+from conftest import ROOT, SERVER, _admin, _free_port
+from runner import run_window
+from warehouse_state import rows
+
+pytestmark = pytest.mark.slow
+UTC = dt.timezone.utc
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts"
+
+
+class Airflow:
+    """A running local Airflow and the warehouse it writes to."""
+
+    def __init__(self, url: str, env: dict[str, str], warehouse: str) -> None:
+        self.url, self.env, self.warehouse = url, env, warehouse
+        self.password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
+        self._token: str | None = None
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        if self._token is None:
+            self._token = self._request("POST", "/auth/token", {"username": "admin", "password": self.password},
+                                        auth=False)["access_token"]
+        return self._request(method, path, body)
+
+    def _request(self, method: str, path: str, body: dict | None, auth: bool = True) -> dict:
+        request = urllib.request.Request(f"{self.url}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self._token}")
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own local server
+            return json.loads(response.read() or b"{}")
+
+    def runs(self) -> list[dict]:
+        return self.api("GET", "/api/v2/dags/sparkify_etl/dagRuns?limit=100")["dag_runs"]
+
+    def wait_for(self, predicate, what: str, timeout: float = 300) -> list[dict]:
+        """Poll the runs until ``predicate(runs)`` holds; fail on a failed run or after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs()
+            failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
+            assert not failed, f"runs failed while waiting for {what}: {failed} (logs in {self.env['AIRFLOW_HOME']})"
+            if predicate(runs):
+                return runs
+            time.sleep(2)
+        pytest.fail(f"timed out waiting for {what}; runs: {[(r['dag_run_id'], r['state']) for r in self.runs()]}")
+
+
+@pytest.fixture(scope="module")
+def airflow(postgres_server, demo_source, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+    home = tmp_path_factory.mktemp("airflow-e2e")
+    with _admin() as conn:
+        for name in ("airflow_e2e", "sparkify_e2e"):
+            conn.execute(f"drop database if exists {name} with (force)")
+            conn.execute(f"create database {name}")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "SPARKIFY_AIRFLOW_PORT": str(port),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{postgres_server.rsplit(':', 1)[1]}/airflow_e2e",
+        "AIRFLOW_CONN_REDSHIFT": f"{SERVER}/sparkify_e2e".replace("postgresql://", "postgres://"),
+        "AIRFLOW_VAR_SPARKIFY_SOURCE": str(demo_source),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "SPARKIFY_CATCHUP": "false",  # unpausing must not queue every hour since 2018
+    }
+    script = str(ROOT / "scripts" / "airflow.sh")
+    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield Airflow(f"http://127.0.0.1:{port}", env, f"{SERVER}/sparkify_e2e")
+    finally:
+        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)
+
+
+def songplays_between(dsn: str, start: dt.datetime, end: dt.datetime) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select * from songplays where start_time >= %s and start_time < %s order by songplay_id",
+            (start.replace(tzinfo=None), end.replace(tzinfo=None)),
+        ).fetchall()
+
+
+def test_trigger_a_window_from_the_ui(airflow, demo_source) -> None:
+    from playwright.sync_api import sync_playwright
+
+    start, end = dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 2, 6, tzinfo=UTC)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(airflow.url)
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(airflow.password)
+        page.get_by_role("button", name="Sign in").click()
+
+        page.get_by_role("link", name="Dags").first.click()
+        page.get_by_role("link", name="sparkify_etl").first.wait_for()  # the DAG is listed
+        page.goto(f"{airflow.url}/dags/sparkify_etl")
+        page.get_by_role("button", name="Trigger").first.click()
+        dialog = page.get_by_role("dialog")
+        for label, moment in (("window_start", start), ("window_end", end)):
+            field = dialog.get_by_role("group").filter(has=page.locator("label", has_text=label))
+            field.get_by_test_id("datetime-input").click()
+            page.get_by_placeholder("YYYY/MM/DD").fill(moment.strftime("%Y/%m/%d"))
+            page.get_by_placeholder("HH:mm").fill(moment.strftime("%H:%M"))
+            page.keyboard.press("Escape")  # closes the date picker, not the dialog
+            page.get_by_placeholder("YYYY/MM/DD").wait_for(state="hidden")
+        page.screenshot(path=str(ARTIFACTS / "ui-trigger-form.png"))
+        page.get_by_test_id("trigger-dag-submit").click()
+        page.wait_for_url("**/runs/manual__*", timeout=30_000)
+        run_id = page.url.rsplit("/runs/", 1)[1]
+
+        runs = airflow.wait_for(lambda rs: any(r["dag_run_id"] == run_id and r["state"] == "success" for r in rs),
+                                f"run {run_id}")
+        page.reload()
+        page.get_by_text("success").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "ui-run-succeeded.png"), full_page=True)
+        browser.close()
+
+    run = next(r for r in runs if r["dag_run_id"] == run_id)
+    assert run["conf"]["window_start"].startswith("2018-11-02T00:00")
+    expected = oracle.songplays(oracle.events(demo_source), oracle.songs(demo_source), start, end)
+    assert len(songplays_between(airflow.warehouse, start, end)) == len(expected) > 0
+
+
+def test_a_scheduler_backfill_equals_one_run_over_the_span(airflow, dag, demo_source, db) -> None:
+    start, end = dt.datetime(2018, 11, 3, 8, tzinfo=UTC), dt.datetime(2018, 11, 3, 12, tzinfo=UTC)
+    airflow.api("PATCH", "/api/v2/dags/sparkify_etl", {"is_paused": False})
+    backfill = airflow.api("POST", "/api/v2/backfills", {
+        "dag_id": "sparkify_etl", "from_date": start.isoformat(), "to_date": (end - dt.timedelta(hours=1)).isoformat(),
+        "max_active_runs": 2, "reprocess_behavior": "completed", "run_backwards": False,
+    })
+    assert backfill["id"]
+
+    def backfill_done(runs: list[dict]) -> bool:
+        mine = [r for r in runs if r["run_type"] == "backfill"]
+        return len(mine) == 4 and all(r["state"] == "success" for r in mine)
+
+    runs = airflow.wait_for(backfill_done, "the backfill's 4 hourly runs")
+    intervals = sorted((r["data_interval_start"], r["data_interval_end"]) for r in runs if r["run_type"] == "backfill")
+    assert intervals[0][0].startswith("2018-11-03T08:00") and intervals[-1][1].startswith("2018-11-03T12:00")
+
+    run_window(dag, start, end, demo_source)  # one run over the same span, in a fresh warehouse
+    assert songplays_between(airflow.warehouse, start, end) == rows(
+        db, "select * from songplays order by songplay_id")
