@@ -11,9 +11,10 @@ import oracle
 import pytest
 from conftest import ROOT
 from runner import run_window
+
 from sparkify.sql_files import render_sql
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START, END = dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 12, 1, tzinfo=UTC)
 
 
@@ -70,8 +71,13 @@ def test_sessions_per_user(db, sample_plays) -> None:
 
 def test_make_analytics_prints_tables_and_draws_the_chart(db, sample_plays, tmp_path, warehouse_dsn) -> None:
     chart = tmp_path / "plays.png"
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "--analytics", "--chart", str(chart)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "report.py"), "--analytics", "--chart", str(chart)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "== plays per hour" in done.stdout and "== top songs" in done.stdout
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000

@@ -23,7 +23,7 @@ from runner import run_window
 from warehouse_state import rows
 
 pytestmark = pytest.mark.slow
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
 
@@ -38,13 +38,15 @@ class Airflow:
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         if self._token is None:
-            self._token = self._request("POST", "/auth/token", {"username": "admin", "password": self.password},
-                                        auth=False)["access_token"]
+            self._token = self._request(
+                "POST", "/auth/token", {"username": "admin", "password": self.password}, auth=False
+            )["access_token"]
         return self._request(method, path, body)
 
     def _request(self, method: str, path: str, body: dict | None, auth: bool = True) -> dict:
-        request = urllib.request.Request(f"{self.url}{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(  # noqa: S310 - our own local server
+            f"{self.url}{path}", method=method, data=json.dumps(body).encode() if body is not None else None
+        )
         request.add_header("Content-Type", "application/json")
         if auth:
             request.add_header("Authorization", f"Bearer {self._token}")
@@ -81,7 +83,7 @@ def airflow(postgres_server, demo_source, tmp_path_factory):
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "SPARKIFY_AIRFLOW_PORT": str(port),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{postgres_server.rsplit(':', 1)[1]}/airflow_e2e",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{SERVER.replace('postgresql', 'postgresql+psycopg2')}/airflow_e2e",
         "AIRFLOW_CONN_REDSHIFT": f"{SERVER}/sparkify_e2e".replace("postgresql://", "postgres://"),
         "AIRFLOW_VAR_SPARKIFY_SOURCE": str(demo_source),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -112,9 +114,18 @@ def test_trigger_a_window_from_the_ui(airflow, demo_source) -> None:
     start, end = dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 2, 6, tzinfo=UTC)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(airflow.url)
         page.get_by_label("Username").fill("admin")
@@ -138,8 +149,9 @@ def test_trigger_a_window_from_the_ui(airflow, demo_source) -> None:
         page.wait_for_url("**/runs/manual__*", timeout=30_000)
         run_id = page.url.rsplit("/runs/", 1)[1]
 
-        runs = airflow.wait_for(lambda rs: any(r["dag_run_id"] == run_id and r["state"] == "success" for r in rs),
-                                f"run {run_id}")
+        runs = airflow.wait_for(
+            lambda rs: any(r["dag_run_id"] == run_id and r["state"] == "success" for r in rs), f"run {run_id}"
+        )
         page.reload()
         page.get_by_text("success").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "ui-run-succeeded.png"), full_page=True)
@@ -154,10 +166,18 @@ def test_trigger_a_window_from_the_ui(airflow, demo_source) -> None:
 def test_a_scheduler_backfill_equals_one_run_over_the_span(airflow, dag, demo_source, db) -> None:
     start, end = dt.datetime(2018, 11, 3, 8, tzinfo=UTC), dt.datetime(2018, 11, 3, 12, tzinfo=UTC)
     airflow.api("PATCH", "/api/v2/dags/sparkify_etl", {"is_paused": False})
-    backfill = airflow.api("POST", "/api/v2/backfills", {
-        "dag_id": "sparkify_etl", "from_date": start.isoformat(), "to_date": (end - dt.timedelta(hours=1)).isoformat(),
-        "max_active_runs": 2, "reprocess_behavior": "completed", "run_backwards": False,
-    })
+    backfill = airflow.api(
+        "POST",
+        "/api/v2/backfills",
+        {
+            "dag_id": "sparkify_etl",
+            "from_date": start.isoformat(),
+            "to_date": (end - dt.timedelta(hours=1)).isoformat(),
+            "max_active_runs": 2,
+            "reprocess_behavior": "completed",
+            "run_backwards": False,
+        },
+    )
     assert backfill["id"]
 
     def backfill_done(runs: list[dict]) -> bool:
@@ -169,5 +189,4 @@ def test_a_scheduler_backfill_equals_one_run_over_the_span(airflow, dag, demo_so
     assert intervals[0][0].startswith("2018-11-03T08:00") and intervals[-1][1].startswith("2018-11-03T12:00")
 
     run_window(dag, start, end, demo_source)  # one run over the same span, in a fresh warehouse
-    assert songplays_between(airflow.warehouse, start, end) == rows(
-        db, "select * from songplays order by songplay_id")
+    assert songplays_between(airflow.warehouse, start, end) == rows(db, "select * from songplays order by songplay_id")
