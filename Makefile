@@ -13,7 +13,7 @@ START ?= 2018-11-01T00:00:00+00:00
 END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
 
-.PHONY: help venv up demo data dsn reset down test lint analytics airflow
+.PHONY: help venv up demo data dsn reset down test lint analytics airflow bench
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ reset: venv ## drop and recreate every table (the seed's create_tables), ledger 
 	@$(ENV) python scripts/create_tables.py --drop
 
 down: ## stop the local services
-	@-scripts/airflow.sh stop 2>/dev/null
+	@-source scripts/env.sh && scripts/airflow.sh stop
 	@scripts/pg.sh down
 
 test: up ## run the whole test suite
@@ -61,3 +61,6 @@ analytics: venv ## run the analytics queries against the warehouse, print them, 
 
 airflow: up ## start a local Airflow (UI, scheduler, DAG processor, triggerer) on the local stack
 	@$(ENV) scripts/airflow.sh start
+
+bench: up ## staging speed against row-by-row baselines, figures printed (not a test)
+	@$(ENV) python benchmarks/staging_benchmark.py

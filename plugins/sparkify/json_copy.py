@@ -99,9 +99,16 @@ class JsonMapping:
             self.paths = [parse_jsonpath(p) for p in raw]
             self.describe = list(raw)
 
+        # top-level keys (the usual case) are read with one dict lookup each, nested paths are walked
+        self.flat_keys = (
+            [p[0] for p in self.paths] if all(len(p) == 1 and isinstance(p[0], str) for p in self.paths) else None
+        )
+
     def extract(self, record: dict) -> list[Any]:
         if self.ignorecase:
             record = {str(k).lower(): v for k, v in record.items()}
+        if self.flat_keys is not None:
+            return list(map(record.get, self.flat_keys))
         return [_follow(record, path) for path in self.paths]
 
 
@@ -149,45 +156,60 @@ class RowEncoder:
 
     def encode(self, text: str, where: str, extra: Sequence[str] = ()) -> tuple[list[str], int]:
         """Encode every record of one object; returns (COPY lines, record count)."""
-        suffix = "".join("\t" + _escape(v) for v in extra)
+        suffix = "".join("\t" + _escape(v) for v in extra) + "\n"
+        converters = self.converters
+        extract = self.mapping.extract
         lines = []
         for line_no, record in iter_records(text, where):
-            values = self.mapping.extract(record)
-            cells = []
-            for value, convert, column, path in zip(
-                values, self.converters, self.mapping.columns, self.mapping.describe, strict=True
-            ):
-                try:
-                    cells.append(convert(value))
-                except (TypeError, ValueError, OverflowError) as error:
-                    raise StagingDataError(
-                        f"{where}, line {line_no}, field {path} (column {column.name}): {error}"
-                    ) from None
-            lines.append("\t".join(cells) + suffix + "\n")
+            values = extract(record)
+            try:
+                cells = [convert(value) for convert, value in zip(converters, values, strict=True)]
+            except (TypeError, ValueError, OverflowError):
+                self._raise_for_field(values, where, line_no)
+            lines.append("\t".join(cells) + suffix)
         return lines, len(lines)
+
+    def _raise_for_field(self, values: list[Any], where: str, line_no: int) -> None:
+        """Find the value that failed to convert and name it (the fast path above does not track it)."""
+        for value, convert, column, path in zip(
+            values, self.converters, self.mapping.columns, self.mapping.describe, strict=True
+        ):
+            try:
+                convert(value)
+            except (TypeError, ValueError, OverflowError) as error:
+                raise StagingDataError(
+                    f"{where}, line {line_no}, field {path} (column {column.name}): {error}"
+                ) from None
+        raise AssertionError("a conversion failed, then succeeded")  # pragma: no cover
 
     def _converter(self, column: Column):  # noqa: C901 - one branch per column type reads best
         options = self.options
         data_type = column.data_type
+        limit = _INT_RANGES.get(data_type, 2**63)
 
         def text_value(value: Any) -> str:
-            if value is None:
-                return r"\N"
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            elif isinstance(value, (dict, list)):
-                value = json.dumps(value, ensure_ascii=False)
-            elif not isinstance(value, str):
-                value = json.dumps(value)
-            if (value == "" and options.empty_as_null) or (options.blanks_as_null and value and not value.strip()):
+            if type(value) is not str:  # the common case, a JSON string, skips these checks
+                if value is None:
+                    return r"\N"
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                elif isinstance(value, (dict, list)):
+                    value = json.dumps(value, ensure_ascii=False)
+                else:
+                    value = json.dumps(value)
+            if (not value or value[0].isspace() or value[-1].isspace()) and (
+                (value == "" and options.empty_as_null) or (options.blanks_as_null and value and not value.strip())
+            ):
                 return r"\N"
             if column.max_length and len(value) > column.max_length:
                 if not options.truncate_columns:
                     raise ValueError(f"{len(value)} characters do not fit varchar({column.max_length})")
                 value = value[: column.max_length]
-            return _escape(value)
+            return _escape(value) if _NEEDS_ESCAPE(value) else value
 
         def integer_value(value: Any) -> str:
+            if type(value) is int and -limit <= value < limit:
+                return str(value)
             if value is None or (value == "" and options.empty_as_null):
                 return r"\N"
             if isinstance(value, bool):
@@ -198,12 +220,13 @@ class RowEncoder:
                 value = int(value)
             if not isinstance(value, int):
                 raise TypeError(f"expected an integer, got {json.dumps(value, ensure_ascii=False)}")
-            limit = _INT_RANGES.get(data_type, 2**63)
             if not -limit <= value < limit:
                 raise ValueError(f"{value} is out of range for {data_type}")
             return str(value)
 
         def float_value(value: Any) -> str:
+            if type(value) is float:
+                return repr(value)
             if value is None or (value == "" and options.empty_as_null):
                 return r"\N"
             if isinstance(value, bool):
@@ -245,6 +268,9 @@ class RowEncoder:
         if data_type in _TEXT_TYPES:
             return text_value
         raise ValueError(f"column {column.name}: type {data_type} is not supported by the JSON load")
+
+
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]").search
 
 
 def _escape(value: str) -> str:

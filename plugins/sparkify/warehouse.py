@@ -80,8 +80,16 @@ def copy_lines(cursor: Any, statement: str, lines: Iterable[str]) -> None:
     """
     if hasattr(cursor, "copy"):  # psycopg 3
         with cursor.copy(statement) as copy:
-            for line in lines:
-                copy.write(line)
+            chunk: list[str] = []
+            size = 0
+            for line in lines:  # a write per ~256 KiB, not per line: each write is a round of the driver
+                chunk.append(line)
+                size += len(line)
+                if size >= 262_144:
+                    copy.write("".join(chunk))
+                    chunk, size = [], 0
+            if chunk:
+                copy.write("".join(chunk))
     else:  # psycopg2
         cursor.copy_expert(statement, _LinesReader(lines))
 
