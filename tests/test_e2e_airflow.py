@@ -190,3 +190,37 @@ def test_a_scheduler_backfill_equals_one_run_over_the_span(airflow, dag, demo_so
 
     run_window(dag, start, end, demo_source)  # one run over the same span, in a fresh warehouse
     assert songplays_between(airflow.warehouse, start, end) == rows(db, "select * from songplays order by songplay_id")
+
+
+def test_an_api_trigger_without_logical_date_or_window_fails_fast_and_says_why(airflow) -> None:
+    airflow.api("PATCH", "/api/v2/dags/sparkify_etl", {"is_paused": False})
+    run_id = airflow.api("POST", "/api/v2/dags/sparkify_etl/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    deadline = time.monotonic() + 180
+    while (state := airflow.api("GET", f"/api/v2/dags/sparkify_etl/dagRuns/{run_id}")["state"]) not in ("failed",):
+        assert state != "success", "a run without a window must not succeed"
+        assert time.monotonic() < deadline, f"run {run_id} still {state}"
+        time.sleep(2)
+    task = airflow.api("GET", f"/api/v2/dags/sparkify_etl/dagRuns/{run_id}/taskInstances/stage_events")
+    assert (task["state"], task["try_number"]) == ("failed", 1)  # no retries burnt on a missing window
+    log = airflow.api("GET", f"/api/v2/dags/sparkify_etl/dagRuns/{run_id}/taskInstances/stage_events/logs/1")
+    assert "pass window_start and window_end as run params" in json.dumps(log)
+
+
+def test_airflow_dags_test_processes_the_hour_before_the_logical_date(demo_source, warehouse_dsn, db) -> None:
+    env = {**os.environ, "AIRFLOW_VAR_SPARKIFY_SOURCE": str(demo_source)}
+    done = subprocess.run(
+        ["airflow", "dags", "test", "sparkify_etl", "2018-11-02T10:00:00+00:00"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "DagRun Finished" in done.stdout and "state=success" in done.stdout, done.stdout[-3000:]
+
+    hour = (dt.datetime(2018, 11, 2, 9, tzinfo=UTC), dt.datetime(2018, 11, 2, 10, tzinfo=UTC))
+    expected = oracle.songplays(oracle.events(demo_source), oracle.songs(demo_source), *hour)
+    loaded = rows(db, "select min(start_time), max(start_time), count(*) from songplays")[0]
+    assert loaded[2] == len(expected) > 0
+    assert hour[0].replace(tzinfo=None) <= loaded[0] and loaded[1] < hour[1].replace(tzinfo=None)

@@ -13,14 +13,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowFailException
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 UTC = dt.UTC
 
 
-class WindowError(ValueError):
-    """The run's window is missing, empty or malformed."""
+class WindowError(AirflowFailException, ValueError):
+    """The run's window is missing, empty or malformed: a retry cannot fix it, so the task fails at once."""
 
 
 @dataclass(frozen=True)
