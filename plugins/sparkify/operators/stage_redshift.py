@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import time
 from collections import deque
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
 _AUTO_FORMATS = ("auto", "auto ignorecase")
+_LEDGER_PAGE = 1000  # keys checked against the ledger per query: one S3 listing page
 
 
 @dataclass
@@ -115,20 +117,39 @@ class StageToRedshiftOperator(BaseOperator):
 
     # -- choosing the objects ---------------------------------------------------------------------
 
-    def _listed_objects(self, source: Source, context: Any) -> list[SourceObject]:
+    def _listed_objects(self, source: Source, context: Any) -> Iterator[SourceObject]:
         if self.prefix is not None:
-            return list(source.list(self.prefix))
+            yield from source.list(self.prefix)
+            return
         window = resolve_window(context, self.window_start, self.window_end)
         self.log.info("Window %s touches %d day(s)", window, sum(1 for _ in window.days()))
-        found = []
         for day in window.days():
             key = day.strftime(self.daily_key)
             obj = source.stat(key)
             if obj is None:
                 self.log.warning("No object for %s: %s (no events that day?)", day, source.locate(key))
             else:
-                found.append(obj)
-        return found
+                yield obj
+
+    def _unstaged(
+        self, warehouse: Warehouse, listed: Iterator[SourceObject], counts: dict[str, int]
+    ) -> Iterator[SourceObject]:
+        """The listed objects whose version the ledger does not hold, checked a page of keys at a time, so
+        that memory stays bounded however many objects the source holds."""
+        while page := list(itertools.islice(listed, _LEDGER_PAGE)):
+            with warehouse.transaction() as cursor:
+                cursor.execute(
+                    "select object_key, object_version from staging_ledger"
+                    " where table_name = %s and object_key = any(%s)",
+                    (self.table, [o.key for o in page]),
+                )
+                staged = dict(cursor.fetchall())
+            counts["objects_listed"] += len(page)
+            for obj in page:
+                if staged.get(obj.key) == obj.version:
+                    counts["objects_skipped"] += 1
+                else:
+                    yield obj
 
     def _ledger(self, warehouse: Warehouse) -> dict[str, tuple[str, str]]:
         with warehouse.transaction() as cursor:
@@ -143,22 +164,19 @@ class StageToRedshiftOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, int]:
         warehouse = Warehouse(self.redshift_conn_id)
         source = open_source(self.source, self.aws_conn_id)
+        self.log.info("%s: staging from %s", self.table, source.uri)
         listed = self._listed_objects(source, context)
-        ledger = self._ledger(warehouse)
-        pending = [o for o in listed if ledger.get(o.key, ("",))[0] != o.version]
-        self.log.info(
-            "%s: %d object(s) listed in %s, %d already staged, %d to stage",
-            self.table,
-            len(listed),
-            source.uri,
-            len(listed) - len(pending),
-            len(pending),
-        )
+        counts = {"objects_listed": 0, "objects_skipped": 0}
         if warehouse.target == POSTGRES:
-            summary = self._stage_locally(warehouse, source, pending)
+            summary = self._stage_locally(warehouse, source, self._unstaged(warehouse, listed, counts), counts)
         else:
+            # Redshift's COPY units are planned over the whole listing: keys only, never contents
+            listed = list(listed)
+            ledger = self._ledger(warehouse)
+            pending = [o for o in listed if ledger.get(o.key, ("",))[0] != o.version]
+            counts.update(objects_listed=len(listed), objects_skipped=len(listed) - len(pending))
             summary = self._stage_on_redshift(warehouse, source, pending, listed, ledger)
-        summary.update(objects_listed=len(listed), objects_skipped=len(listed) - len(pending))
+        summary.update(counts)
         self.log.info("%s: staging summary %s", self.table, summary)
         return summary
 
@@ -189,7 +207,7 @@ class StageToRedshiftOperator(BaseOperator):
             ) from None
         return JsonMapping(columns, self.json_format, document)
 
-    def _encoded(self, source: Source, encoder: RowEncoder, pending: list[SourceObject]) -> Iterator[_Encoded]:
+    def _encoded(self, source: Source, encoder: RowEncoder, pending: Iterable[SourceObject]) -> Iterator[_Encoded]:
         """Fetch and encode objects concurrently, yielding them in order, at most 2 × workers in flight."""
 
         def encode(obj: SourceObject) -> _Encoded:
@@ -215,7 +233,9 @@ class StageToRedshiftOperator(BaseOperator):
                     in_flight.append(pool.submit(encode, next_obj))
                 yield result
 
-    def _stage_locally(self, warehouse: Warehouse, source: Source, pending: list[SourceObject]) -> dict[str, int]:
+    def _stage_locally(
+        self, warehouse: Warehouse, source: Source, pending: Iterator[SourceObject], counts: dict[str, int]
+    ) -> dict[str, int]:
         columns = self._columns(warehouse)
         encoder = RowEncoder(self._mapping(source, columns), CopyOptions())
         copy_sql = f"copy {self.table} ({', '.join(c.name for c in columns)}, _source_key) from stdin"
@@ -233,10 +253,11 @@ class StageToRedshiftOperator(BaseOperator):
                 totals["rows_replaced"] += replaced
                 elapsed = max(time.monotonic() - started, 1e-9)
                 self.log.info(
-                    "%s: %d/%d objects staged, %d rows, %.0f rows/s",
+                    "%s: %d objects staged of %d listed so far (%d already staged), %d rows, %.0f rows/s",
                     self.table,
                     totals["objects_staged"],
-                    len(pending),
+                    counts["objects_listed"],
+                    counts["objects_skipped"],
                     totals["rows_staged"],
                     totals["rows_staged"] / elapsed,
                 )
@@ -308,7 +329,6 @@ class StageToRedshiftOperator(BaseOperator):
 
     def load_units(
         self,
-        source: S3Source,
         pending: list[SourceObject],
         ledger: dict[str, tuple[str, str]],
         listed: Iterable[SourceObject],
@@ -346,7 +366,7 @@ class StageToRedshiftOperator(BaseOperator):
         credentials, region = self._credentials(warehouse)
         json_format = self.json_format if self.json_format in _AUTO_FORMATS else source.locate(self.json_format)
         totals = {"objects_staged": 0, "rows_staged": 0, "rows_replaced": 0}
-        units = self.load_units(source, pending, ledger, listed)
+        units = self.load_units(pending, ledger, listed)
         for number, (unit, objects) in enumerate(units, start=1):
             is_manifest = unit.startswith("_manifests/")
             if is_manifest:
