@@ -67,3 +67,40 @@ def test_s3_and_folder_sources_stage_identical_rows(dag, demo_source, demo_bucke
 
     assert snapshot(db) == from_s3
     assert rows(db, "select * from staging_events order by _source_key, ts, session_id, item_in_session") == staged_s3
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_s3_secret_never_reaches_logs_xcom_or_rendered_templates(
+    dag, demo_bucket, db, s3_endpoint, monkeypatch, caplog, capsys
+) -> None:
+    import json
+
+    import psycopg
+    from conftest import SERVER
+
+    secret = "planted-S3CRET-9f8e7d6c5b4a"  # moto accepts any key pair
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "AKIAPLANTED",
+                "password": secret,
+                "extra": {"endpoint_url": s3_endpoint, "region_name": "us-west-2"},
+            }
+        ),
+    )
+    dag_run = dag_test(dag, start=START, end=START + dt.timedelta(hours=6), source=demo_bucket)
+    assert str(dag_run.state) == "success", task_states(dag_run)
+
+    printed = capsys.readouterr()
+    with psycopg.connect(f"{SERVER}/airflow_test") as meta:
+        stored = meta.execute(
+            "select coalesce((select string_agg(x::text, ' ') from xcom as x where x.run_id = %(r)s), '')"
+            " || coalesce((select string_agg(f::text, ' ') from rendered_task_instance_fields as f"
+            " where f.run_id = %(r)s), '')",
+            {"r": dag_run.run_id},
+        ).fetchone()[0]
+    assert "objects_staged" in stored and "s3://sparkify-demo/raw" in stored, "XComs and rendered fields were read"
+    assert "staging_events" in caplog.text + printed.out, "the task logs were captured"
+    assert secret not in caplog.text + printed.out + printed.err + stored
