@@ -207,6 +207,7 @@ def test_an_api_trigger_without_logical_date_or_window_fails_fast_and_says_why(a
     assert "pass window_start and window_end as run params" in json.dumps(log)
 
 
+@pytest.mark.usefixtures("airflow_db")  # the CLI runs against the suite's own metadata database
 def test_airflow_dags_test_processes_the_hour_before_the_logical_date(demo_source, warehouse_dsn, db) -> None:
     env = {**os.environ, "AIRFLOW_VAR_SPARKIFY_SOURCE": str(demo_source)}
     done = subprocess.run(
