@@ -300,13 +300,17 @@ class StageToRedshiftOperator(BaseOperator):
                 )
             if todo:
                 copy_lines(cursor, copy_sql, (line for e in todo for line in e.lines))
-                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-                cursor.executemany(
-                    "insert into staging_ledger (table_name, object_key, object_version, object_size,"
-                    " row_count, load_unit, loaded_at) values (%s, %s, %s, %s, %s, %s, %s)",
-                    [(self.table, e.obj.key, e.obj.version, e.obj.size, e.rows, e.obj.key, now) for e in todo],
-                )
+                self._record_staged(cursor, [(e.obj, e.rows, e.obj.key) for e in todo])
         return len(todo), sum(e.rows for e in todo), replaced
+
+    def _record_staged(self, cursor: Any, staged: list[tuple[SourceObject, int | None, str]]) -> None:
+        """Write ledger rows ``(object, rows, load unit)`` in the staging transaction, so both commit together."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        cursor.executemany(
+            "insert into staging_ledger (table_name, object_key, object_version, object_size,"
+            " row_count, load_unit, loaded_at) values (%s, %s, %s, %s, %s, %s, %s)",
+            [(self.table, obj.key, obj.version, obj.size, rows, unit, now) for obj, rows, unit in staged],
+        )
 
     # -- Redshift: server-side COPY from S3 ---------------------------------------------------------
 
@@ -397,15 +401,8 @@ class StageToRedshiftOperator(BaseOperator):
                         (self.table, *old_units),
                     )
                 rows = self._redshift_copy(cursor, source, unit, is_manifest, credentials, region, json_format)
-                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-                cursor.executemany(
-                    "insert into staging_ledger (table_name, object_key, object_version, object_size,"
-                    " row_count, load_unit, loaded_at) values (%s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (self.table, o.key, o.version, o.size, rows if not is_manifest else None, unit, now)
-                        for o in objects
-                    ],
-                )
+                # a manifest's rows cannot be told apart by object: only the unit's total is known
+                self._record_staged(cursor, [(o, None if is_manifest else rows, unit) for o in objects])
             totals["objects_staged"] += len(objects)
             totals["rows_staged"] += rows
             self.log.info("%s: COPY unit %d/%d done, %d rows", self.table, number, len(units), rows)
