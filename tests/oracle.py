@@ -1,7 +1,8 @@
 """Expected warehouse contents computed straight from the JSON files, independently of the SQL.
 
 It reads the source with the standard library and applies the rules stated in the issues: one
-songplay per NextSong event, songs matched on title, artist name and duration (smallest song_id when
+songplay per distinct play identity (session, item, user, ts: an exact repeat is one play, a repeat at
+another ts another), songs matched on title, artist name and duration (smallest song_id when
 several match), users from their latest event by ts, ISO weeks, weekday 0 = Sunday, empty strings as
 NULL, year 0 as NULL.
 """
@@ -22,12 +23,25 @@ def _blank(value):
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _file_day(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(name[:10])
+    except ValueError:
+        return None  # a file named for no day is staged by no window
+
+
 def events(source: Path, days: set[dt.date] | None = None) -> list[dict]:
+    """Every event of the day files (all files named ``YYYY-MM-DD…`` under ``log_data/``) of ``days``.
+
+    Each event carries ``_object``, its file's key relative to the source, which decides between
+    differing copies of one play.
+    """
     rows = []
-    for path in sorted((source / "log_data").rglob("*.json")):
-        day = dt.date.fromisoformat(path.name[:10])
-        if days is None or day in days:
-            rows.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    for path in sorted((source / "log_data").rglob("*.json"), key=lambda p: p.relative_to(source).as_posix()):
+        day = _file_day(path.name)
+        if day is not None and (days is None or day in days):
+            key = path.relative_to(source).as_posix()
+            rows.extend({**json.loads(line), "_object": key} for line in path.read_text().splitlines() if line.strip())
     return rows
 
 
@@ -39,22 +53,49 @@ def moment(ts_ms: int) -> dt.datetime:
     return EPOCH + dt.timedelta(milliseconds=ts_ms)
 
 
-def songplays(all_events: list[dict], all_songs: list[dict], start: dt.datetime, end: dt.datetime) -> dict[str, tuple]:
-    """songplay rows keyed by (session, item, user), as tuples in the table's column order minus the id."""
+def user_id(value) -> int | None:
+    """A userId as the warehouse holds it: an integer, or None for a blank one."""
+    value = _blank(value)
+    return None if value is None else int(value)
+
+
+def _nulls_last(value) -> tuple:
+    return (value is None, value)
+
+
+def songplays(all_events: list[dict], all_songs: list[dict], start: dt.datetime, end: dt.datetime) -> dict[tuple, tuple]:
+    """songplay rows keyed by (session, item, user, ts), as tuples in the table's column order minus the id.
+
+    Copies of one identity that differ elsewhere: the copy from the first file by key wins, then the
+    smallest level, song, artist, length, location and user agent (None last).
+    """
     catalog: dict[tuple, tuple] = {}
     for song in sorted(all_songs, key=lambda s: s["song_id"]):
         catalog.setdefault((song["title"], song["artist_name"], song["duration"]), (song["song_id"], song["artist_id"]))
     lo, hi = start.replace(tzinfo=None), end.replace(tzinfo=None)
-    plays = {}
+    chosen: dict[tuple, dict] = {}
     for event in all_events:
         when = moment(event["ts"])
         if event["page"] != "NextSong" or not lo <= when < hi:
             continue
+        identity = (event["sessionId"], event["itemInSession"], user_id(event["userId"]), event["ts"])
+        rank = (
+            event.get("_object", ""),
+            *(
+                _nulls_last(_blank(event[f]))
+                for f in ("level", "song", "artist", "length", "location", "userAgent")
+            ),
+        )
+        if identity not in chosen or rank < chosen[identity][0]:
+            chosen[identity] = (rank, event)
+    plays = {}
+    for identity, (_, event) in chosen.items():
+        when = moment(event["ts"])
         song_id, artist_id = catalog.get((event["song"], event["artist"], event["length"]), (None, None))
         agent = _blank(event["userAgent"])
-        plays[(event["sessionId"], event["itemInSession"], event["userId"])] = (
+        plays[identity] = (
             when,
-            int(event["userId"]),
+            user_id(event["userId"]),
             event["level"],
             song_id,
             artist_id,
@@ -67,15 +108,15 @@ def songplays(all_events: list[dict], all_songs: list[dict], start: dt.datetime,
 
 def users(window_events: list[dict], history: list[dict]) -> dict[int, tuple]:
     """Users seen in ``window_events``, described by their latest event in ``history``."""
-    wanted = {e["userId"] for e in window_events if _blank(e["userId"])}
-    latest: dict[str, dict] = {}
+    wanted = {user_id(e["userId"]) for e in window_events} - {None}
+    latest: dict[int, dict] = {}
     for event in history:
-        uid = event["userId"]
+        uid = user_id(event["userId"])
         if uid in wanted:
             key = (event["ts"], event["sessionId"], event["itemInSession"])
             if uid not in latest or key > (latest[uid]["ts"], latest[uid]["sessionId"], latest[uid]["itemInSession"]):
                 latest[uid] = event
-    return {int(uid): (e["firstName"], e["lastName"], e["gender"], e["level"]) for uid, e in latest.items()}
+    return {uid: (e["firstName"], e["lastName"], e["gender"], e["level"]) for uid, e in latest.items()}
 
 
 def in_window(all_events: list[dict], start: dt.datetime, end: dt.datetime) -> list[dict]:

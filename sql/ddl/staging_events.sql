@@ -19,7 +19,7 @@ create table if not exists staging_events (
     status integer,
     ts timestamp,
     user_agent varchar(1024),
-    user_id varchar(64),
+    user_id integer,
     _source_key varchar(1024) not null
 )
 {%- if target == 'redshift' %}

@@ -1,4 +1,15 @@
--- songplays: one row per NextSong event whose ts falls in [window_start, window_end).
+-- songplays: one row per distinct NextSong play whose ts falls in [window_start, window_end).
+--
+-- Identity of a play: (session_id, item_in_session, user_id, ts). songplay_id is the md5 of those four,
+-- so a rerun of any window writes the same ids. ts is part of the identity on purpose:
+--   * an exact duplicate line (same session, item, user and ts, e.g. a line repeated in a file or present
+--     in two source objects) is one play;
+--   * the same session, item and user at another ts (an app resending an event an hour or a day later) is
+--     another play, and it belongs to the window of its own ts.
+-- Every copy of one identity therefore falls in the same window, so deduplicating inside the window is
+-- deduplicating everywhere: 24 hourly runs equal one daily run whatever the data holds.
+-- When copies of one play differ in other fields, the copy from the first source object (by key) wins,
+-- then the smallest level, song, artist, length, location and user agent (NULLs last): deterministic.
 -- song_id and artist_id come from the staged song with the same title, artist name and duration
 -- (NULL when none matches; the smallest song_id when several do).
 with window_plays as (
@@ -6,17 +17,20 @@ with window_plays as (
         md5(
             cast(e.session_id as varchar) || '-'
             || cast(e.item_in_session as varchar) || '-'
-            || coalesce(e.user_id, '')
+            || coalesce(cast(e.user_id as varchar), '') || '-'
+            || to_char(e.ts, 'YYYY-MM-DD HH24:MI:SS.MS')
         ) as songplay_id,
         e.ts as start_time,
-        cast(e.user_id as integer) as user_id,
+        e.user_id,
         e.level,
         e.song,
         e.artist,
         e.length,
         e.session_id,
         e.location,
-        btrim(e.user_agent, '"') as user_agent
+        btrim(e.user_agent, '"') as user_agent,
+        e._source_key,
+        e.user_agent as raw_user_agent
     from staging_events as e
     where
         e.page = 'NextSong'
@@ -25,10 +39,19 @@ with window_plays as (
 ),
 
 distinct_plays as (
-    -- an event staged twice (e.g. present in two source objects) is still one songplay
     select
         window_plays.*,
-        row_number() over (partition by window_plays.songplay_id order by window_plays.start_time) as copy_number
+        row_number() over (
+            partition by window_plays.songplay_id
+            order by
+                window_plays._source_key,
+                window_plays.level,
+                window_plays.song,
+                window_plays.artist,
+                window_plays.length,
+                window_plays.location,
+                window_plays.raw_user_agent
+        ) as copy_number
     from window_plays
 ),
 

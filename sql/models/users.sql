@@ -1,11 +1,13 @@
--- users: one row per user id seen in any event of [window_start, window_end). Names, gender and
--- level come from the user's most recent staged event by ts (of any window), so reprocessing an old
--- hour never rolls a user back to an earlier level.
+-- users: one row per user id seen in any event of [window_start, window_end). staging_events.user_id is
+-- an integer column, so a userId that is not one ("abc", 99999999999) fails staging naming its object,
+-- line and field, and "" (a logged-out event) stages as NULL. Names, gender and level come from the
+-- user's most recent staged event by ts (of any window), so reprocessing an old hour never rolls a user
+-- back to an earlier level.
 with window_users as (
     select distinct e.user_id
     from staging_events as e
     where
-        e.user_id <> ''
+        e.user_id is not null
         and e.ts >= %(window_start)s
         and e.ts < %(window_end)s
 ),
@@ -26,7 +28,7 @@ ranked_events as (
 )
 
 select
-    cast(r.user_id as integer) as user_id,
+    r.user_id,
     r.first_name,
     r.last_name,
     r.gender,
