@@ -89,16 +89,36 @@ def manifest_document(s3_uris: Sequence[str]) -> str:
     return json.dumps({"entries": [{"url": uri, "mandatory": True} for uri in s3_uris]}, indent=1)
 
 
+# A credential keyword and whatever follows it: a quoted value up to its closing quote or, when the text
+# was cut mid-value (PostgreSQL's error context cuts long statements), up to the end of the text; or an
+# unquoted ``key=value`` (the form inside a CREDENTIALS string). Over-masking a cut message is the safe side.
 _CREDENTIAL_CLAUSE = re.compile(
-    r"(iam_role|access_key_id|secret_access_key|session_token|credentials)\s+'(?:[^']|'')*'",
+    r"\b(?P<keyword>(?:aws_)?(?:iam_role|access_key_id|secret_access_key|session_token|token|credentials))\b"
+    r"(?:(?P<space>\s*)'(?:[^']|'')*(?:'|\Z)|(?P<equals>\s*=\s*)[^\s';]+)",
     re.IGNORECASE,
 )
 
 
+def _masked_clause(match: re.Match) -> str:
+    if match.group("equals") is not None:
+        return f"{match.group('keyword')}{match.group('equals')}***"
+    return f"{match.group('keyword')}{match.group('space') or ' '}'***'"
+
+
+# the shortest piece of a known secret that redact() still recognises on its own, at a cut
+_MIN_SECRET_PIECE = 6
+
+
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """``text`` with every credential value replaced by ``'***'``."""
-    text = _CREDENTIAL_CLAUSE.sub(lambda m: f"{m.group(1)} '***'", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """``text`` with every credential value replaced by ``'***'``, even when the text was cut mid-secret.
+
+    Every credential clause is masked whatever follows its keyword; each known secret is masked whole,
+    and so is any beginning or end of it of at least six characters, wherever it appears: that is what
+    remains of a secret where a message was cut.
+    """
+    text = _CREDENTIAL_CLAUSE.sub(_masked_clause, text)
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+        for length in range(len(secret) - 1, _MIN_SECRET_PIECE - 1, -1):
+            text = text.replace(secret[:length], "***").replace(secret[-length:], "***")
     return text
