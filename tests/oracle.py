@@ -63,7 +63,9 @@ def _nulls_last(value) -> tuple:
     return (value is None, value)
 
 
-def songplays(all_events: list[dict], all_songs: list[dict], start: dt.datetime, end: dt.datetime) -> dict[tuple, tuple]:
+def songplays(
+    all_events: list[dict], all_songs: list[dict], start: dt.datetime, end: dt.datetime
+) -> dict[tuple, tuple]:
     """songplay rows keyed by (session, item, user, ts), as tuples in the table's column order minus the id.
 
     Copies of one identity that differ elsewhere: the copy from the first file by key wins, then the
@@ -81,10 +83,7 @@ def songplays(all_events: list[dict], all_songs: list[dict], start: dt.datetime,
         identity = (event["sessionId"], event["itemInSession"], user_id(event["userId"]), event["ts"])
         rank = (
             event.get("_object", ""),
-            *(
-                _nulls_last(_blank(event[f]))
-                for f in ("level", "song", "artist", "length", "location", "userAgent")
-            ),
+            *(_nulls_last(_blank(event[f])) for f in ("level", "song", "artist", "length", "location", "userAgent")),
         )
         if identity not in chosen or rank < chosen[identity][0]:
             chosen[identity] = (rank, event)
