@@ -5,6 +5,15 @@ A run processes ``[start, end)``. The explicit bounds (operator arguments or the
 run with no data interval (a manual trigger without a logical date) or an empty one (a timetable whose
 intervals have no length): both are refused with an error that says how to pass a window, never
 guessed, so no run processes an empty or unbounded span by accident.
+
+Two more rules keep a typo from becoming a disaster:
+
+* A bound must say which instant it is: an ISO 8601 timestamp with its UTC offset (``Z`` or ``+00:00``).
+  A naive one (``2018-11-05T09:00:00``) is refused with a message showing the fix. The trigger form's
+  ``date-time`` fields and the REST API's parameter validation refuse it too, so every way in agrees.
+* A window spans at most ``sparkify_max_window_days`` days (Airflow Variable, default 366): a year's
+  history in one run is the largest load anyone means; a window of 0001-9999 is a typo that would list
+  3.65 million days. Longer loads are split into several runs (or the Variable raised, deliberately).
 """
 
 from __future__ import annotations
@@ -19,6 +28,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 UTC = dt.UTC
+
+#: Airflow Variable bounding a window's length, in days (``AIRFLOW_VAR_SPARKIFY_MAX_WINDOW_DAYS``).
+MAX_WINDOW_DAYS_VARIABLE = "sparkify_max_window_days"
+#: A year, leap day included: the largest span a single run is expected to load.
+DEFAULT_MAX_WINDOW_DAYS = 366
 
 
 class WindowError(AirflowFailException, ValueError):
@@ -59,7 +73,7 @@ class Window:
 
 
 def parse_instant(value: Any, name: str) -> dt.datetime | None:
-    """Parse an ISO 8601 string or datetime; naive values are taken as UTC. Blank means absent."""
+    """Parse an ISO 8601 string or an aware datetime, as UTC. Blank means absent; no offset is an error."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -73,21 +87,60 @@ def parse_instant(value: Any, name: str) -> dt.datetime | None:
         except ValueError:
             raise WindowError(f"{name}: {text!r} is not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        example = parsed.isoformat(timespec="seconds")
+        raise WindowError(
+            f"{name}: {str(value).strip()!r} has no UTC offset, so it names no single instant: "
+            f"write {example}Z (UTC) or add the offset, e.g. {example}+00:00"
+        )
     return parsed.astimezone(UTC)
+
+
+def max_window_days() -> int:
+    """The longest window a run may process, in days: Variable ``sparkify_max_window_days``, else 366."""
+    from airflow.sdk import Variable
+
+    raw = Variable.get(MAX_WINDOW_DAYS_VARIABLE, default=None)
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_MAX_WINDOW_DAYS
+    try:
+        days = int(str(raw).strip())
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise WindowError(f"Variable {MAX_WINDOW_DAYS_VARIABLE} must be a whole number of days >= 1, not {raw!r}")
+    return days
+
+
+def check_length(window: Window, max_days: int) -> Window:
+    """``window``, if it spans at most ``max_days`` days; else a :class:`WindowError` saying what to do."""
+    if window.end - window.start > dt.timedelta(days=max_days):
+        span = (window.end - window.start) / dt.timedelta(days=1)
+        raise WindowError(
+            f"window {window} spans {span:,.1f} days, more than the {max_days} allowed: split it into "
+            f"several runs of at most {max_days} days, or raise the Airflow Variable {MAX_WINDOW_DAYS_VARIABLE}"
+        )
+    return window
 
 
 def resolve_window(
     context: Mapping[str, Any],
     window_start: Any = None,
     window_end: Any = None,
+    *,
+    max_days: int | None = None,
 ) -> Window:
     """Return the window for this task instance.
 
     Precedence: the explicit bounds given to the operator, then the run params ``window_start`` and
     ``window_end``, then the run's data interval. Bounds come in pairs: one without the other is an
-    error, as is a missing or empty data interval.
+    error, as is a missing or empty data interval, and a window longer than ``max_days`` (default: the
+    Variable ``sparkify_max_window_days``, else 366 days).
     """
+    window = _chosen_window(context, window_start, window_end)
+    return check_length(window, max_days if max_days is not None else max_window_days())
+
+
+def _chosen_window(context: Mapping[str, Any], window_start: Any, window_end: Any) -> Window:
     params = context.get("params") or {}
     for source, (start, end) in (
         ("operator arguments", (window_start, window_end)),

@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
+from sparkify.day_listing import DayListing
 from sparkify.identifiers import check_identifier
 from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS, Credentials, copy_statement, manifest_document, redact
@@ -43,8 +44,9 @@ class StageToRedshiftOperator(BaseOperator):
     """Copy JSON objects from a source into ``table``, skipping objects the ledger has already staged.
 
     The source is a folder or ``s3://bucket/prefix``. Objects are chosen either by ``prefix`` (every
-    ``.json`` below it, e.g. ``song_data/``) or by ``daily_key``, a ``strftime`` pattern naming one
-    object per UTC day that the run's window touches (e.g. ``log_data/%Y/%m/%Y-%m-%d-events.json``).
+    ``.json`` below it, e.g. ``song_data/``) or by ``daily_key``, a ``strftime`` pattern naming the
+    objects of each UTC day that the run's window touches (e.g. ``log_data/%Y/%m/%Y-%m-%d-events.json``:
+    every object whose key starts with ``log_data/2018/11/2018-11-01`` is the 1st's).
 
     On Redshift the warehouse copies from S3 itself (``COPY ... FORMAT AS JSON``); on PostgreSQL the
     operator fetches the objects (concurrently, a bounded number at a time), applies the same COPY
@@ -57,7 +59,9 @@ class StageToRedshiftOperator(BaseOperator):
     :param source: the source URI (templated).
     :param json_format: ``auto``, ``auto ignorecase``, or the key of a JSONPaths file in the source.
     :param prefix: stage every ``.json`` object below this key prefix.
-    :param daily_key: stage one object per day of the window; a missing day is logged and skipped.
+    :param daily_key: stage the objects of each day of the window: every object whose key starts with
+        this pattern cut after its day field (see ``sparkify.day_listing``); objects left out and days
+        without objects are logged in one warning line each.
     :param redshift_conn_id: the warehouse connection.
     :param aws_conn_id: the AWS connection for ``s3://`` sources (``endpoint_url`` in its extra for an
         S3-compatible store; ``region`` for Redshift's COPY).
@@ -122,14 +126,11 @@ class StageToRedshiftOperator(BaseOperator):
             yield from source.list(self.prefix)
             return
         window = resolve_window(context, self.window_start, self.window_end)
-        self.log.info("Window %s touches %d day(s)", window, sum(1 for _ in window.days()))
-        for day in window.days():
-            key = day.strftime(self.daily_key)
-            obj = source.stat(key)
-            if obj is None:
-                self.log.warning("No object for %s: %s (no events that day?)", day, source.locate(key))
-            else:
-                yield obj
+        listing = DayListing(source, self.daily_key, window)
+        self.log.info("Window %s touches %d day(s); listing %s", window, len(listing.days), listing.folders())
+        yield from listing
+        for line in listing.report():  # skipped objects and missing days: a line each, never one per day
+            self.log.warning("%s: %s", self.table, line)
 
     def _unstaged(
         self, warehouse: Warehouse, listed: Iterator[SourceObject], counts: dict[str, int]
