@@ -3,6 +3,10 @@
 Keys are always relative to the source root and use ``/`` (``log_data/2018/11/2018-11-01-events.json``).
 Each object carries a ``version`` (the S3 ETag, or size and mtime for a local file) that the staging
 ledger uses to tell a changed object from one already loaded.
+
+Errors name the object they concern and say whether a retry can help (``sparkify.errors``): a folder,
+bucket or key that does not exist, or a source URI that names nothing, fails the task at once; a lost
+connection or a throttled request is retried.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
+
+from sparkify.errors import SourceConfigError, SourceNotFound, about
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,7 +53,7 @@ class LocalSource:
         self.root = Path(root).expanduser().resolve()
         self.uri = str(self.root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"source folder not found: {self.root}")
+            raise SourceNotFound(f"source folder not found: {self.root}", object_uri=self.uri)
 
     @staticmethod
     def _object(key: str, stat: os.stat_result) -> SourceObject:
@@ -84,7 +90,7 @@ class S3Source:
 
         parsed = urlparse(uri)
         if not parsed.netloc:
-            raise ValueError(f"source {uri!r}: an S3 source looks like s3://bucket/prefix")
+            raise SourceConfigError(f"source {uri!r} names no bucket: an S3 source looks like s3://bucket/prefix")
         self.uri = uri.rstrip("/")
         self.bucket = parsed.netloc
         self.prefix = parsed.path.strip("/")
@@ -99,8 +105,17 @@ class S3Source:
         return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
 
     def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)))
+        while True:
+            try:
+                page = next(pages, None)
+            except (BotoCoreError, ClientError) as error:
+                raise about(error, self.locate(prefix), "cannot list") from error
+            if page is None:
+                return
             for item in page.get("Contents", []):
                 if item["Key"].endswith(suffix):
                     yield SourceObject(
@@ -117,11 +132,17 @@ class S3Source:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise
+            raise about(error, self.locate(key), "cannot look up") from error
         return SourceObject(key=key, version=head["ETag"].strip('"'), size=head["ContentLength"])
 
     def read(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+        except (BotoCoreError, ClientError) as error:
+            # S3 says NoSuchKey without naming the key: name it, and fail at once (a retry finds it missing too)
+            raise about(error, self.locate(key), "cannot read") from error
 
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
@@ -131,7 +152,7 @@ def open_source(uri: str, aws_conn_id: str | None = "aws_default") -> Source:
     """Open ``uri``: ``s3://bucket/prefix``, ``file:///path`` or a plain path."""
     uri = (uri or "").strip()
     if not uri:
-        raise ValueError(
+        raise SourceConfigError(
             "no source configured: set the Variable sparkify_source (or AIRFLOW_VAR_SPARKIFY_SOURCE) "
             "to a folder or an s3://bucket/prefix, or pass the run param source"
         )
@@ -141,5 +162,5 @@ def open_source(uri: str, aws_conn_id: str | None = "aws_default") -> Source:
     if scheme == "file":
         return LocalSource(urlparse(uri).path)
     if scheme and len(scheme) > 1:
-        raise ValueError(f"source {uri!r}: unsupported scheme {scheme!r} (use a folder or s3://)")
+        raise SourceConfigError(f"source {uri!r}: unsupported scheme {scheme!r} (use a folder or s3://)")
     return LocalSource(uri)

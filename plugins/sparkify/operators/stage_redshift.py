@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
 from sparkify.day_listing import DayListing
+from sparkify.errors import about, fail_fast
 from sparkify.identifiers import check_identifier
 from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS, Credentials, copy_statement, manifest_document, redact
@@ -163,6 +164,10 @@ class StageToRedshiftOperator(BaseOperator):
     # -- entry point ------------------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, int]:
+        with fail_fast(self.table):  # configuration and data errors fail at once; connection losses retry
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> dict[str, int]:
         warehouse = Warehouse(self.redshift_conn_id)
         source = open_source(self.source, self.aws_conn_id)
         self.log.info("%s: staging from %s", self.table, source.uri)
@@ -206,7 +211,12 @@ class StageToRedshiftOperator(BaseOperator):
             raise AirflowFailException(
                 f"JSONPaths file {source.locate(self.json_format)} cannot be read: {error}"
             ) from None
-        return JsonMapping(columns, self.json_format, document)
+        try:
+            return JsonMapping(columns, self.json_format, document)
+        except ValueError as error:  # e.g. a path too many or too few: every retry would fail the same way
+            raise AirflowFailException(
+                f"{source.locate(self.json_format)} does not fit {self.table}: {error}"
+            ) from None
 
     def _encoded(self, source: Source, encoder: RowEncoder, pending: Iterable[SourceObject]) -> Iterator[_Encoded]:
         """Fetch and encode objects concurrently, yielding them in order, at most 2 × workers in flight."""
@@ -440,10 +450,10 @@ class StageToRedshiftOperator(BaseOperator):
         try:
             cursor.execute(statement)
         except Exception as error:
-            # the driver's message can echo the statement: never let the credentials out with it
-            raise RuntimeError(
-                f"{self.table}: COPY from {source.locate(unit)} failed: {redact(str(error), credentials.secrets)}"
-            ) from None
+            # the driver's message can echo the statement: never let the credentials out with it; the
+            # error's kind (a load error fails now, a lost connection retries) survives the rewording
+            detail = redact(str(error), credentials.secrets)
+            raise about(error, source.locate(unit), f"{self.table}: COPY failed", detail=detail) from None
         column_list = ", ".join(columns)
         cursor.execute(
             f"insert into {self.table} ({column_list}, _source_key) select {column_list}, %s from stage_unit",
