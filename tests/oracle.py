@@ -10,6 +10,7 @@ NULL, year 0 as NULL.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,14 @@ def user_id(value) -> int | None:
     """A userId as the warehouse holds it: an integer, or None for a blank one."""
     value = _blank(value)
     return None if value is None else int(value)
+
+
+def songplay_id(session_id: int, item_in_session: int, user: int | None, ts_ms: int) -> str:
+    """md5 of the play's identity, as text: session-item-user-ts, ts as 'YYYY-MM-DD HH:MM:SS.mmm' UTC."""
+    when = moment(ts_ms)
+    stamp = f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d}"
+    text = f"{session_id}-{item_in_session}-{'' if user is None else user}-{stamp}"
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def _nulls_last(value) -> tuple:

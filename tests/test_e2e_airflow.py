@@ -7,6 +7,7 @@ Skipped, with the reason, where Chromium is not installed (``.ci/run`` installs 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -190,6 +191,56 @@ def test_a_scheduler_backfill_equals_one_run_over_the_span(airflow, dag, demo_so
 
     run_window(dag, start, end, demo_source)  # one run over the same span, in a fresh warehouse
     assert songplays_between(airflow.warehouse, start, end) == rows(db, "select * from songplays order by songplay_id")
+
+
+def test_a_backfill_after_demo_runs_loads_every_hour(airflow, demo_source) -> None:
+    """Issue 10, item 13: demo runs must not occupy a logical date whose hour they did not load.
+
+    Two `make demo` runs load 10:00–11:00 and 11:00–12:00; a backfill of the logical dates 10:00 to
+    12:00 then skips the dates that have a run (reprocess "none", Airflow's default). Every hour of
+    [10:00, 13:00) must be loaded: the skipped ones by the demo runs, the rest by the backfill.
+    """
+    day = dt.datetime(2018, 11, 1, tzinfo=UTC)
+    hours = [day + dt.timedelta(hours=h) for h in (10, 11, 12, 13)]
+    env = {**airflow.env, "SPARKIFY_HOME": str(Path(airflow.env["AIRFLOW_HOME"]))}
+    for start, end in ((hours[0], hours[1]), (hours[1], hours[2])):
+        demo = subprocess.run(
+            [str(ROOT / "scripts" / "demo.sh"), str(demo_source), start.isoformat(), end.isoformat()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert demo.returncode == 0 and "sparkify_etl succeeded" in demo.stdout, demo.stdout[-2000:] + demo.stderr
+
+    airflow.api("PATCH", "/api/v2/dags/sparkify_etl", {"is_paused": False})
+    backfill = airflow.api(
+        "POST",
+        "/api/v2/backfills",
+        {
+            "dag_id": "sparkify_etl",
+            "from_date": hours[0].isoformat(),
+            "to_date": hours[2].isoformat(),
+            "max_active_runs": 2,
+            "reprocess_behavior": "none",
+            "run_backwards": False,
+        },
+    )
+
+    def backfill_done(runs: list[dict]) -> bool:
+        mine = [r for r in runs if r["run_type"] == "backfill" and r["logical_date"].startswith("2018-11-01")]
+        finished = airflow.api("GET", f"/api/v2/backfills/{backfill['id']}").get("completed_at") is not None
+        return finished and all(r["state"] == "success" for r in mine)
+
+    airflow.wait_for(backfill_done, "the backfill after the demo runs")
+    expected = oracle.songplays(oracle.events(demo_source), oracle.songs(demo_source), hours[0], hours[3])
+    for start, end in itertools.pairwise(hours):
+        lo, hi = start.replace(tzinfo=None), end.replace(tzinfo=None)
+        wanted = sorted((p for p in expected.values() if lo <= p[0] < hi), key=repr)
+        loaded = sorted((r[1:] for r in songplays_between(airflow.warehouse, start, end)), key=repr)
+        assert loaded == wanted, f"hour {start:%H:%M} loaded {len(loaded)} plays of {len(wanted)}"
+        assert wanted, f"the generated data should have plays at {start:%H:%M}"
 
 
 def test_an_api_trigger_without_logical_date_or_window_fails_fast_and_says_why(airflow) -> None:

@@ -1,0 +1,310 @@
+"""The fault and bad-input suite (issue 10): one case per kind of fault, each stating its outcome.
+
+A clean generated source (two days of events) is copied, one fault is injected the way real data breaks,
+and the DAG's tasks run over the two days. The outcomes:
+
+* ``Loaded(lost, added)``: the run succeeds; the star tables equal what ``oracle.py`` computes from the
+  faulty JSON, and against a clean run's tables ``lost`` plays are missing and ``added`` are new (on
+  purpose: a repeat at another ``ts`` is another play). Doubled rows: always 0. With ``hourly``, the 48
+  hourly runs, latest hour first, also equal the two-day run.
+* ``Fails(...)``: the run fails at once with ``AirflowFailException`` (Airflow spends no retry on it) and
+  a message naming the object, the line and the field; no star table changed; after repairing the
+  object, a rerun equals the clean run.
+* ``Retries``: a fault outside data and configuration (a lost connection): the error is one Airflow retries.
+
+Cases marked ``xfail(strict=True)`` state the outcome that a later change must bring (named in the
+reason): they fail today, and the suite fails as soon as they pass, so that the mark is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from generate_demo_data import generate
+from runner import run_window
+from support import faults
+from support.faults import DAY1, DAY2, END, HOURS, START, Where
+from warehouse_state import STAR_TABLES, recreate_tables, rows, snapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+PHASE_2 = "needs the load/check rework of issue 10 phase 2"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    lost: int = 0
+    added: int = 0
+    warns: tuple[str, ...] = ()  # texts the task logs must hold (a warning about what was skipped)
+
+
+@dataclass(frozen=True)
+class Fails:
+    says: tuple[str, ...] = ()  # texts the message must hold besides the object, line and field
+    never_says: tuple[str, ...] = ()  # e.g. a library's internals instead of words
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    item: str  # the item of issue 10 it belongs to
+    inject: Callable[[Path], Where | Any]
+    outcome: Loaded | Fails
+    hourly: bool = False
+    xfail: str | None = None
+    marks: list = field(default_factory=list)
+
+    def param(self):
+        marks = [pytest.mark.xfail(strict=True, reason=self.xfail)] if self.xfail else []
+        return pytest.param(self, id=self.kind, marks=marks)
+
+
+def _play_in_no_day_file(src: Path) -> None:
+    _, play = faults.find(src, DAY1)
+    faults.add_object(src, "log_data/2018/11/late-events.json", json.dumps({**play, "sessionId": 999_999}) + "\n")
+
+
+def _truncated_last_line(src: Path) -> Where:
+    path = faults.day_file(src, DAY2)
+    text = path.read_text(encoding="utf-8").rstrip("\n")
+    path.write_text(text[: len(text) - 25], encoding="utf-8")  # an upload cut short
+    return Where(path, len(text.splitlines()))
+
+
+def _not_utf8(src: Path) -> Where:
+    path = faults.day_file(src, DAY1)
+    path.write_bytes(path.read_bytes().replace(b'"Logged In"', b'"Logged In \xe9t\xe9"', 1))  # Latin-1
+    return Where(path)
+
+
+def _bom(src: Path) -> Where:
+    path = faults.day_file(src, DAY1)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return Where(path, 1)
+
+
+def _nan(src: Path) -> Where:
+    _, record = faults.find(src, DAY1)
+    raw = json.dumps({**record, "length": 1.5}).replace("1.5", "NaN")
+    return faults.replace_line(src, DAY1, raw)
+
+
+DATA_FAULTS = [
+    # -- item 1: what a play's identity is ------------------------------------------------------------
+    Case("exact-duplicate-line", "1", lambda s: faults.duplicate_line(s, DAY1), Loaded(), hourly=True),
+    Case(
+        "same-play-repeated-an-hour-later",
+        "1",
+        lambda s: faults.repeat_play(s, DAY1, HOUR),
+        Loaded(added=1),
+        hourly=True,
+    ),
+    Case(
+        "same-play-repeated-a-day-later",
+        "1",
+        lambda s: faults.repeat_play(s, DAY1, DAY, into=DAY2),
+        Loaded(added=1),
+        hourly=True,
+    ),
+    Case(
+        "same-line-in-a-second-object-of-the-day",
+        "1, 6",
+        lambda s: faults.add_object(
+            s, "log_data/2018/11/2018-11-01-events-resent.json", faults.lines(faults.day_file(s, DAY1))[0] + "\n"
+        ),
+        Loaded(),
+        hourly=True,
+    ),
+    # -- item 2: userId that is not an integer -------------------------------------------------------
+    Case(
+        "user-id-not-an-integer",
+        "2",
+        lambda s: faults.set_field(s, DAY1, "userId", "abc"),
+        Fails(says=("expected an integer",)),
+    ),
+    Case(
+        "user-id-out-of-range",
+        "2",
+        lambda s: faults.set_field(s, DAY2, "userId", "99999999999"),
+        Fails(says=("out of range",)),
+    ),
+    Case(
+        "user-id-not-an-integer-on-an-event-that-is-no-play",
+        "2",
+        lambda s: faults.set_field(s, DAY1, "userId", "abc", page="Home", n=3),
+        Fails(says=("expected an integer",)),
+    ),
+    # -- item 6: objects of a day ------------------------------------------------------------------------
+    Case(
+        "day-split-in-two-objects",
+        "6",
+        lambda s: faults.split_day_file(s, DAY1, "log_data/2018/11/2018-11-01-events-part2.json"),
+        Loaded(),
+    ),
+    Case(
+        "empty-object-in-the-day-folder",
+        "6",
+        lambda s: faults.add_object(s, "log_data/2018/11/2018-11-02-x", ""),
+        Loaded(),
+    ),
+    Case(
+        "marker-file-in-the-day-folder",
+        "6",
+        lambda s: faults.add_object(s, "log_data/2018/11/_SUCCESS", ""),
+        Loaded(warns=("log_data/2018/11/_SUCCESS (named for no day)",)),
+    ),
+    Case(
+        "object-named-for-no-day",
+        "6",
+        _play_in_no_day_file,
+        Loaded(warns=("1 object(s) under log_data/2018/11/ are not staged", "late-events.json (named for no day)")),
+    ),
+    # -- malformed objects: a clear error naming object and line -----------------------------------------
+    Case(
+        "invalid-json-line",
+        "suite",
+        lambda s: faults.replace_line(s, DAY1, '{"artist": "Ween", "ts": '),
+        Fails(says=("invalid JSON",)),
+    ),
+    Case("upload-cut-short", "suite", _truncated_last_line, Fails(says=("invalid JSON",))),
+    Case("not-utf-8", "suite", _not_utf8, Fails(says=("not UTF-8",))),
+    Case(
+        "array-instead-of-object",
+        "suite",
+        lambda s: faults.replace_line(s, DAY2, "[1, 2]"),
+        Fails(says=("expected a JSON object",)),
+    ),
+    Case(
+        "ts-not-a-number",
+        "suite",
+        lambda s: faults.set_field(s, DAY1, "ts", "yesterday"),
+        Fails(says=("expected",)),
+    ),
+    # -- item 12: the smaller points that json_copy.py handles (another helper's change) --------------
+    Case(
+        "byte-order-mark",
+        "12",
+        _bom,
+        Fails(says=("byte order mark",)),
+        xfail="json_copy.py names a BOM (the encoder helper's change, not yet merged here)",
+    ),
+    Case(
+        "nan-is-not-json",
+        "12",
+        _nan,
+        Fails(says=("NaN",)),
+        xfail="json_copy.py rejects NaN (the encoder helper's change, not yet merged here)",
+    ),
+    Case(
+        "huge-ts",
+        "12",
+        lambda s: faults.set_field(s, DAY1, "ts", 10**20),
+        Fails(says=("out of range",), never_says=("days=", "magnitude", "OverflowError")),
+    ),
+    # -- items 4, 5, 7: silent loss; the reconciliation per object is phase 2 ---------------------------
+    Case(
+        "play-without-ts",
+        "4, 7",
+        lambda s: Where(faults.set_field(s, DAY1, "ts", ...).path),
+        Fails(),
+        xfail=f"a staged play that no window loads must fail reconciliation ({PHASE_2})",
+    ),
+    Case(
+        "play-with-ts-minus-one",
+        "4, 7",
+        lambda s: Where(faults.set_field(s, DAY1, "ts", -1).path),
+        Fails(),
+        xfail=f"a staged play that no window loads must fail reconciliation ({PHASE_2})",
+    ),
+    Case(
+        "play-whose-ts-falls-on-the-next-day",
+        "5, 7",
+        lambda s: faults.move_event_to_next_day(s, DAY1),
+        Loaded(lost=1, added=1),
+        hourly=True,
+        xfail=f"an event filed under another day must load whatever the order of runs ({PHASE_2})",
+    ),
+]
+
+
+# -- running a case ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clean_source(tmp_path_factory) -> Path:
+    """Two days of generated events, a few hundred a day: small enough for 48 hourly runs per case."""
+    out = tmp_path_factory.mktemp("fault-base")
+    generate(out, songs=40, users=12, days=2, events_per_day=220, seed=5)
+    return out
+
+
+_clean_tables: dict[str, list[tuple]] = {}
+
+
+def clean_run(dag, clean_source: Path, db) -> dict[str, list[tuple]]:
+    """The star tables of a clean run over the two days (run once per module, then recreated empty)."""
+    if not _clean_tables:
+        run_window(dag, START, END, clean_source)
+        _clean_tables.update(snapshot(db))
+        assert _clean_tables == faults.oracle_tables(clean_source), "the clean run must equal the oracle"
+        recreate_tables(db)
+    return _clean_tables
+
+
+def hourly_tables(dag, source: Path, db) -> dict[str, list[tuple]]:
+    """The star tables after the 48 hourly runs, latest hour first (late files are staged last)."""
+    recreate_tables(db)
+    for start, end in reversed(HOURS):
+        run_window(dag, start, end, source)
+    return snapshot(db)
+
+
+def logged(caplog, capsys) -> str:
+    return caplog.text + capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", [c.param() for c in DATA_FAULTS])
+def test_data_fault(case: Case, dag, clean_source, db, tmp_path, caplog, capsys) -> None:
+    clean = clean_run(dag, clean_source, db)
+    source = faults.copy_source(clean_source, tmp_path / "source")
+    where = case.inject(source)
+
+    if isinstance(case.outcome, Loaded):
+        run_window(dag, START, END, source)
+        tables = snapshot(db)
+        assert tables == faults.oracle_tables(source), "the tables must equal the oracle's over the faulty data"
+        assert faults.play_changes(clean, tables) == (case.outcome.lost, case.outcome.added)
+        text = logged(caplog, capsys)
+        for warning in case.outcome.warns:
+            assert warning in text
+        if case.hourly:
+            assert hourly_tables(dag, source, db) == tables, "48 hourly runs must equal the two-day run"
+        return
+
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the assertions below say which
+        run_window(dag, START, END, source)
+    error = raised.value
+    message = str(error)
+    assert isinstance(error, AirflowFailException), f"{type(error).__name__} would be retried: {message}"
+    for text in [*where.names(), *case.outcome.says]:
+        assert text in message
+    for text in case.outcome.never_says:
+        assert text not in message
+    assert snapshot(db) == {table: [] for table in STAR_TABLES}, "no star table may change"
+    bad_key = where.path.relative_to(source).as_posix()
+    assert rows(db, "select count(*) from staging_ledger where object_key = %s", (bad_key,)) == [(0,)]
+
+    # the repair: put the object right, run the window again
+    shutil.copytree(clean_source, source, dirs_exist_ok=True)
+    run_window(dag, START, END, source)
+    assert snapshot(db) == clean

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (import them by module: ``from support import faults``)."""
