@@ -18,6 +18,7 @@ reason): they fail today, and the suite fails as soon as they pass, so that the 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import shutil
@@ -26,11 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from conftest import _free_port, upload_folder
 from generate_demo_data import generate
 from runner import run_window
 from support import faults
 from support.faults import DAY1, DAY2, END, HOURS, START, Where
 from warehouse_state import STAR_TABLES, recreate_tables, rows, snapshot
+
+from sparkify.errors import RETRY, classify
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -308,3 +312,142 @@ def test_data_fault(case: Case, dag, clean_source, db, tmp_path, caplog, capsys)
     shutil.copytree(clean_source, source, dirs_exist_ok=True)
     run_window(dag, START, END, source)
     assert snapshot(db) == clean
+
+
+# -- configuration, window and infrastructure faults: fail at once, or retry ------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a configuration case changes: the run's source and params, the AWS connection's endpoint."""
+
+    source: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    s3_endpoint: str | None = None  # None: moto's; "closed": a port nobody listens on
+
+
+def _jsonpaths_one_short(src: Path) -> Setup:
+    path = src / "log_json_path.json"
+    document = json.loads(path.read_text())
+    document["jsonpaths"] = document["jsonpaths"][:-1]
+    path.write_text(json.dumps(document))
+    return Setup(str(src))
+
+
+def _s3_without_jsonpaths(src: Path, endpoint: str) -> Setup:
+    (src / "log_json_path.json").unlink()
+    upload_folder(endpoint, src, "sparkify-faults", "no-jsonpaths")
+    return Setup("s3://sparkify-faults/no-jsonpaths")
+
+
+CONFIG_FAULTS = [
+    # (kind, item, setup(source folder, s3 endpoint) -> Setup, verdict, texts the message must hold)
+    ("no-source-configured", "8", lambda s, e: Setup(""), "fail", ("no source configured",)),
+    ("missing-source-folder", "8", lambda s, e: Setup(str(s / "nope")), "fail", ("source folder not found", "nope")),
+    ("s3-uri-without-bucket", "8", lambda s, e: Setup("s3://"), "fail", ("names no bucket",)),
+    (
+        "s3-bucket-that-does-not-exist",
+        "8",
+        lambda s, e: Setup("s3://no-such-bucket-3c1d/raw"),
+        "fail",
+        ("s3://no-such-bucket-3c1d/raw/", "NoSuchBucket"),
+    ),
+    (
+        "s3-jsonpaths-file-missing",
+        "8",
+        _s3_without_jsonpaths,
+        "fail",
+        ("s3://sparkify-faults/no-jsonpaths/log_json_path.json", "NoSuchKey"),
+    ),
+    ("jsonpaths-with-a-path-too-few", "8", lambda s, e: _jsonpaths_one_short(s), "fail", ("17 paths for 18 columns",)),
+    (
+        "s3-unreachable",
+        "8",
+        lambda s, e: Setup("s3://sparkify-demo/raw", s3_endpoint="closed"),
+        "retry",
+        ("s3://sparkify-demo/raw/", "Could not connect"),
+    ),
+    (
+        "window-of-eight-thousand-years",
+        "9",
+        lambda s, e: Setup(str(s), {"window_start": "0001-01-01T00:00:00Z", "window_end": "9999-01-01T00:00:00Z"}),
+        "fail",
+        ("more than the 366 allowed", "split it into several runs"),
+    ),
+    (
+        "window-without-utc-offset",
+        "12",
+        lambda s, e: Setup(str(s), {"window_start": "2018-11-01T00:00:00", "window_end": "2018-11-02T00:00:00Z"}),
+        "fail",
+        ("has no UTC offset", "2018-11-01T00:00:00Z"),
+    ),
+]
+
+
+def run_tasks(dag, setup: Setup) -> None:
+    """Execute the DAG's tasks in order, as ``runner.run_window`` does, with the case's source and params."""
+    params = {"window_start": START.isoformat(), "window_end": END.isoformat(), **setup.params}
+    context = {"params": {**params, "source": setup.source}, "data_interval_start": None, "data_interval_end": None}
+    for task in dag.topological_sort():
+        if task.task_type == "EmptyOperator":
+            continue
+        operator = copy.copy(task)
+        if hasattr(operator, "source"):
+            operator.source = setup.source
+        operator.execute(context)
+
+
+@pytest.mark.usefixtures("warehouse_dsn")
+@pytest.mark.parametrize(
+    ("kind", "setup", "verdict", "says"), [pytest.param(k, s, v, t, id=k) for k, _, s, v, t in CONFIG_FAULTS]
+)
+def test_configuration_fault(kind, setup, verdict, says, dag, clean_source, s3_endpoint, tmp_path, monkeypatch) -> None:
+    chosen = setup(faults.copy_source(clean_source, tmp_path / "source"), s3_endpoint)
+    endpoint = f"http://127.0.0.1:{_free_port()}" if chosen.s3_endpoint == "closed" else s3_endpoint
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {
+                    "endpoint_url": endpoint,
+                    "region_name": "us-west-2",
+                    "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+                },
+            }
+        ),
+    )
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the assertions below say which
+        run_tasks(dag, chosen)
+    error = raised.value
+    if verdict == "fail":
+        assert isinstance(error, AirflowFailException), f"{type(error).__name__} would be retried: {error}"
+    else:
+        assert not isinstance(error, AirflowFailException) and classify(error) == RETRY
+    for text in says:
+        assert text in str(error)
+
+
+# -- through Airflow: what it does with each kind ------------------------------------------------------
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_airflow_spends_no_retry_on_bad_data_and_retries_a_lost_warehouse(
+    dag, clean_source, warehouse_dsn, tmp_path, monkeypatch
+) -> None:
+    source = faults.copy_source(clean_source, tmp_path / "source")
+    faults.set_field(source, DAY1, "userId", "abc")
+    for task in dag.tasks:
+        task.retries, task.retry_delay = 2, dt.timedelta(seconds=0)
+    conf = {"source": str(source), "window_start": START.isoformat(), "window_end": END.isoformat()}
+
+    bad_data = dag.test(logical_date=START, run_conf=conf)
+    stage = bad_data.get_task_instance("stage_events")
+    assert (str(stage.state), stage.try_number) == ("failed", 1)
+
+    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"postgres://postgres@127.0.0.1:{_free_port()}/nowhere")
+    lost = dag.test(logical_date=START + HOUR, run_conf={**conf, "source": str(clean_source)})
+    create = lost.get_task_instance("create_tables")
+    assert (str(create.state), create.try_number) == ("failed", 3)
