@@ -4,10 +4,14 @@
 Hourly load of Sparkify's raw JSON (song metadata and app event logs) into the star schema.
 
 ```
-begin → create_tables → stage_events ─┐
-                        stage_songs  ─┴→ load_songplays_fact → load_{users,songs,artists,time}_dim
-      → run_quality_checks → end
+begin → create_tables → stage_events ─┬→ load_songplays_fact → load_time_dim ─┐
+                                      └→ load_users_dim ─────────────────────┤
+                        stage_songs  ──→ load_songplays_fact, load_songs_dim,  ├→ run_quality_checks → end
+                                         load_artists_dim ────────────────────┘
 ```
+
+The loads and their order come from the table catalogue (`sql/models/<table>.yml`: load mode, key,
+`depends_on`), so a new dimension is a new set of files, not a change here.
 
 **Window.** A run processes the events of `[window_start, window_end)`: the run params when both are
 given (one manual run can load any span, a month included), else the run's data interval, which for
@@ -26,7 +30,7 @@ upserted from the window, `songs` and `artists` from all staged songs. Every loa
 
 **Configuration.** Connection `redshift` (PostgreSQL or Redshift), connection `aws_default` for
 `s3://` sources, Variable `sparkify_source` (a folder or `s3://bucket/prefix`), or the run param
-`source`.
+`source`; on Redshift, Variable `sparkify_workspace` (an `s3://bucket/prefix` for COPY manifests).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import os
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
+from sparkify.catalogue import load_catalogue
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -45,13 +50,17 @@ from sparkify.operators import (
     StageToRedshiftOperator,
 )
 
-STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
 # Read at run time, never at import: the run param wins, then the Variable (AIRFLOW_VAR_SPARKIFY_SOURCE).
 SOURCE = "{{ params.source or var.value.get('sparkify_source', '') }}"
+# Where Redshift's COPY manifests go (never the source); unused on PostgreSQL.
+WORKSPACE = "{{ var.value.get('sparkify_workspace', '') }}"
 
 # Catch up from the start date in production; a local or test stack can turn it off, so that unpausing the
 # DAG does not queue every hour since 2018 (an explicit backfill works either way).
 CATCHUP = os.environ.get("SPARKIFY_CATCHUP", "true").lower() not in ("false", "0", "no")
+
+# The star tables, their load modes, keys and dependencies: sql/models/<table>.yml (files, not connections).
+CATALOGUE = load_catalogue()
 
 default_args = {
     "owner": "sparkify-data",
@@ -105,6 +114,7 @@ with DAG(
         task_id="stage_events",
         table="staging_events",
         source=SOURCE,
+        workspace=WORKSPACE,
         daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
         json_format="log_json_path.json",
         outlets=[asset("staging_events")],
@@ -113,29 +123,39 @@ with DAG(
         task_id="stage_songs",
         table="staging_songs",
         source=SOURCE,
+        workspace=WORKSPACE,
         prefix="song_data/",
         json_format="auto",
         outlets=[asset("staging_songs")],
     )
+    begin >> create_tables >> [stage_events, stage_songs]
+    producers = {"staging_events": stage_events, "staging_songs": stage_songs}
 
-    load_songplays = LoadFactOperator(
-        task_id="load_songplays_fact",
-        table="songplays",
-        outlets=[asset("songplays")],
-    )
-    load_dimensions = [
-        LoadDimensionOperator(
-            task_id=f"load_{table}_dim",
-            table=table,
-            mode="upsert",
-            primary_key=key,
-            outlets=[asset(table)],
-        )
-        for table, key in (("users", "user_id"), ("songs", "song_id"), ("artists", "artist_id"), ("time", "start_time"))
-    ]
+    # one load per star table of the catalogue, after the tasks that fill what it is built from
+    loads = []
+    for spec in CATALOGUE.star:
+        if spec.load == "window":
+            load = LoadFactOperator(
+                task_id=f"load_{spec.name}_fact",
+                table=spec.name,
+                time_column=spec.time_column,
+                doc_md=f"**{spec.name}**: {spec.description} Grain: {spec.grain}.",
+                outlets=[asset(spec.name)],
+            )
+        else:
+            load = LoadDimensionOperator(
+                task_id=f"load_{spec.name}_dim",
+                table=spec.name,
+                mode=spec.load,
+                primary_key=spec.primary_key,
+                doc_md=f"**{spec.name}**: {spec.description} Grain: {spec.grain}.",
+                outlets=[asset(spec.name)],
+            )
+        for dependency in spec.depends_on:
+            producers[dependency] >> load
+        producers[spec.name] = load
+        loads.append(load)
 
-    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", tables=STAR_TABLES)
+    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", tables=CATALOGUE.star_names)
     end = EmptyOperator(task_id="end")
-
-    begin >> create_tables >> [stage_events, stage_songs] >> load_songplays
-    load_songplays >> load_dimensions >> run_quality_checks >> end
+    loads >> run_quality_checks >> end

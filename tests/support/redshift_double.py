@@ -1,15 +1,22 @@
-"""A stand-in for Amazon Redshift, the one part that cannot run here.
+"""A recording stand-in for Amazon Redshift, for statement-text tests only.
 
-It records every statement the operators send, answers the few queries they read back (the ledger,
-column lists, row counts) with canned values, and can fail on demand. Tests then check the recorded
-statements: exact COPY text, and that each statement parses with sqlglot's Redshift dialect.
+It is the real :class:`~sparkify.warehouses.redshift.RedshiftWarehouse` with its sessions replaced:
+it records every statement the operators send, answers the few queries they read back (the ledger,
+column lists) with canned values, and can fail on demand. Tests then check the recorded statements:
+exact COPY text, and that each statement parses with sqlglot's Redshift dialect. Tests of what the
+Redshift path *does* run it for real against the emulator (``support/redshift_emulator``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 from typing import Any
+
+from airflow.sdk.definitions.connection import Connection
+
+from sparkify.warehouses.redshift import RedshiftWarehouse
 
 STAGING_COLUMNS = {
     "staging_events": [
@@ -62,7 +69,7 @@ class RecordingCursor:
             raise RuntimeError(f"ERROR: simulated failure running: {sql}")
         self._rows, self.rowcount = [], 42
         if "information_schema.columns" in sql:
-            self._rows = [(c,) for c in STAGING_COLUMNS[params[0]]]
+            self._rows = [(c, "character varying", 256) for c in STAGING_COLUMNS[params[0]]]
         elif sql.startswith("select * from") and "limit 0" in sql:
             self.description = [("user_id",), ("level",)]
 
@@ -83,24 +90,37 @@ class RecordingCursor:
         return None
 
 
-class FakeRedshift:
-    """Plays the ``Warehouse`` of a Redshift connection."""
-
-    target = "redshift"
+class FakeRedshift(RedshiftWarehouse):
+    """Plays the warehouse of a Redshift connection: ``open_warehouse`` is patched to return it."""
 
     def __init__(self, iam_role: str | None = None) -> None:
+        extra = {"iam_role": iam_role} if iam_role else {}
+        connection = Connection(
+            conn_id="redshift",
+            conn_type="redshift",
+            host="sparkify.abc123.us-west-2.redshift.amazonaws.com",
+            extra=json.dumps(extra),
+        )
+        super().__init__("redshift", connection)
         self.statements: list[tuple[str, Any]] = []
         self.fail_on: str | None = None
         self.commits = 0
-        self.extra = {"iam_role": iam_role} if iam_role else {}
 
-    def __call__(self, conn_id: str) -> FakeRedshift:  # used in place of the Warehouse class
+    def __call__(self, conn_id: str) -> FakeRedshift:  # used in place of open_warehouse
         self.conn_id = conn_id
         return self
 
     @contextmanager
-    def transaction(self):
-        yield RecordingCursor(self)
+    def transaction(self, *, on_error=None):
+        cursor = RecordingCursor(self)
+        for statement in self.session_settings():
+            cursor.execute(statement)
+        try:
+            yield cursor
+        except Exception as error:
+            if on_error is not None:
+                on_error(cursor, error)
+            raise
         self.commits += 1
 
     def sql(self) -> list[str]:

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from runner import run_window
-from warehouse_state import rows
+from support.runner import run_window
+from support.warehouse_state import rows
 
 from sparkify.operators import DataQualityOperator
 from sparkify.quality import Check, CheckDefinitionError, load_table_checks
@@ -179,10 +179,14 @@ def test_a_custom_sql_check_with_a_comparison(loaded) -> None:
 
 
 def test_malformed_check_files_are_refused(tmp_path) -> None:
-    path = tmp_path / "t.yml"
-    path.write_text("table: users\nchecks:\n  - no_such_check: [user_id]\n")
+    path = tmp_path / "users.yml"
+    header = "table: users\nkind: dimension\ngrain: one row per user\nprimary_key: [user_id]\nload: upsert\n"
+    path.write_text(header + "checks:\n  - no_such_check: [user_id]\n")
     with pytest.raises(CheckDefinitionError, match="unknown check kind 'no_such_check'"):
         load_table_checks(path)
-    path.write_text("table: users\nchecks:\n  - not_null: [user_id]\n    scope: window\n")
+    path.write_text(header + "checks:\n  - not_null: [user_id]\n    scope: window\n")
     with pytest.raises(CheckDefinitionError, match="needs time_column"):
+        load_table_checks(path)
+    path.write_text(header.replace("load: upsert", "load: sometimes") + "checks: []\n")
+    with pytest.raises(CheckDefinitionError, match=r"users\.yml: load 'sometimes' is not one of"):
         load_table_checks(path)

@@ -9,9 +9,10 @@ import pytest
 EXPECTED_EDGES = {
     "begin": {"create_tables"},
     "create_tables": {"stage_events", "stage_songs"},
-    "stage_events": {"load_songplays_fact"},
-    "stage_songs": {"load_songplays_fact"},
-    "load_songplays_fact": {"load_users_dim", "load_songs_dim", "load_artists_dim", "load_time_dim"},
+    # each load starts once what it is built from is there (depends_on in sql/models/<table>.yml)
+    "stage_events": {"load_songplays_fact", "load_users_dim"},
+    "stage_songs": {"load_songplays_fact", "load_songs_dim", "load_artists_dim"},
+    "load_songplays_fact": {"load_time_dim", "run_quality_checks"},
     "load_users_dim": {"run_quality_checks"},
     "load_songs_dim": {"run_quality_checks"},
     "load_artists_dim": {"run_quality_checks"},
@@ -71,3 +72,21 @@ def test_every_writer_emits_an_asset(dag) -> None:
     writers = [t for t in dag.tasks if t.task_id.startswith(("stage_", "load_"))]
     for task in writers:
         assert task.outlets, task.task_id
+
+
+def test_every_declared_check_compiles_and_runs_in_the_dag(dag) -> None:
+    from sparkify.quality import load_checks
+
+    checks = dag.get_task("run_quality_checks")
+    assert checks.tables is not None and set(checks.tables) == {"songplays", "users", "songs", "artists", "time"}
+    compiled = load_checks(checks.tables)  # raises CheckDefinitionError naming the file on a bad YAML
+    assert {c.table for c in compiled} == set(checks.tables)
+
+
+@pytest.mark.parametrize("task_id", ["load_songplays_fact", "load_users_dim", "load_time_dim"])
+def test_loads_show_their_sql_in_the_rendered_template_tab(dag, task_id: str) -> None:
+    task = dag.get_task(task_id)
+    assert "sql" in task.template_fields and task.template_fields_renderers["sql"] == "sql"
+    table = task_id.removeprefix("load_").rsplit("_", 1)[0]
+    assert task.sql.lstrip().startswith(f"-- {table}:"), "the model file's text, header included"
+    assert "select" in task.sql

@@ -15,12 +15,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-import oracle
 import psycopg
 import pytest
-from conftest import ROOT, SERVER, _admin, _free_port
-from runner import run_window
-from warehouse_state import rows
+from support import oracle
+from support.net import free_port
+from support.paths import ROOT
+from support.postgres import SERVER, admin
+from support.runner import run_window
+from support.warehouse_state import rows
 
 pytestmark = pytest.mark.slow
 UTC = dt.UTC
@@ -74,11 +76,11 @@ def airflow(postgres_server, demo_source, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does it)")
     home = tmp_path_factory.mktemp("airflow-e2e")
-    with _admin() as conn:
+    with admin() as conn:
         for name in ("airflow_e2e", "sparkify_e2e"):
             conn.execute(f"drop database if exists {name} with (force)")
             conn.execute(f"create database {name}")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -87,8 +89,8 @@ def airflow(postgres_server, demo_source, tmp_path_factory):
         "AIRFLOW_CONN_REDSHIFT": f"{SERVER}/sparkify_e2e".replace("postgresql://", "postgres://"),
         "AIRFLOW_VAR_SPARKIFY_SOURCE": str(demo_source),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "SPARKIFY_CATCHUP": "false",  # unpausing must not queue every hour since 2018
     }
     script = str(ROOT / "scripts" / "airflow.sh")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from warehouse_state import rows
+from support.warehouse_state import rows
 
 from sparkify.operators import (
     CreateTablesOperator,
@@ -134,8 +134,7 @@ def test_no_source_configured_is_a_clear_error(tables) -> None:
 def models(tmp_path, monkeypatch) -> Path:
     """A sql/ folder of our own, with a tiny dimension model and a fact model that fails halfway."""
     root = tmp_path / "sql"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "sql" / "ddl", root / "ddl")
-    (root / "models").mkdir()
+    shutil.copytree(Path(__file__).resolve().parents[2] / "sql", root)
     (root / "models" / "users.sql").write_text(
         "select user_id, first_name, 'X' as last_name, 'F' as gender, level from pending_users"
     )

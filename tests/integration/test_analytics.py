@@ -7,10 +7,10 @@ import datetime as dt
 import subprocess
 import sys
 
-import oracle
 import pytest
-from conftest import ROOT
-from runner import run_window
+from support import oracle
+from support.paths import ROOT
+from support.runner import run_window
 
 from sparkify.sql_files import render_sql
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-import oracle
 import pytest
-from runner import run_window
-from warehouse_state import recreate_tables, rows, snapshot
+from support import oracle
+from support.runner import run_window
+from support.warehouse_state import recreate_tables, rows, snapshot
 
 from sparkify.window import WindowError
 

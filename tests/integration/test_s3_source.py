@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import upload_folder
 from generate_demo_data import generate
-from runner import dag_test, run_window, task_states
-from test_pipeline import assert_star_schema_matches
-from warehouse_state import rows, snapshot
+from support.moto_server import upload_folder
+from support.runner import dag_test, run_window, task_states
+from support.star_schema import assert_star_schema_matches
+from support.warehouse_state import rows, snapshot
 
 from sparkify.operators import StageToRedshiftOperator
 from sparkify.sources import open_source
@@ -60,7 +60,7 @@ def test_s3_and_folder_sources_stage_identical_rows(dag, demo_source, demo_bucke
     from_s3 = snapshot(db)
     staged_s3 = rows(db, "select * from staging_events order by _source_key, ts, session_id, item_in_session")
 
-    from warehouse_state import recreate_tables
+    from support.warehouse_state import recreate_tables
 
     recreate_tables(db)
     run_window(dag, START, END, demo_source)
@@ -76,7 +76,7 @@ def test_the_s3_secret_never_reaches_logs_xcom_or_rendered_templates(
     import json
 
     import psycopg
-    from conftest import SERVER
+    from support.postgres import SERVER
 
     secret = "planted-S3CRET-9f8e7d6c5b4a"  # moto accepts any key pair
     monkeypatch.setenv(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
+from sparkify.catalogue import load_catalogue
+
+STAR_TABLES = load_catalogue().star_names
 
 
 def rows(db: Any, sql: str, params: Any = None) -> list[tuple]:
@@ -26,9 +28,9 @@ def keyed(db: Any, table: str, key: str) -> dict[Any, tuple]:
 
 def recreate_tables(db: Any) -> None:
     """Drop and recreate every table, ledger included (what ``make reset`` does)."""
-    from sparkify.operators.create_tables import ALL_TABLES, ddl_statements
+    from sparkify.ddl import ddl_statements
 
-    for table in ALL_TABLES:
+    for table in load_catalogue().ddl_tables:
         db.execute(f"drop table if exists {table}")
     for statement in ddl_statements("postgres"):
         db.execute(statement)

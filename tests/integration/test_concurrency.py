@@ -6,8 +6,8 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from runner import run_window
-from warehouse_state import recreate_tables, rows, snapshot
+from support.runner import run_window
+from support.warehouse_state import recreate_tables, rows, snapshot
 
 UTC = dt.UTC
 DAY = dt.datetime(2018, 11, 1, tzinfo=UTC)
