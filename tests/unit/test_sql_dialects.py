@@ -58,7 +58,5 @@ def test_the_primary_key_is_declared_once_in_the_catalogue() -> None:
         declared = yaml.safe_load((sql_dir() / "models" / f"{name}.yml").read_text())["primary_key"]
         ddl = (sql_dir() / "ddl" / f"{name}.sql").read_text()
         assert "primary key (" not in ddl and "{{ primary_key() }}" in ddl
-        rendered = next(
-            s for s in ddl_statements("postgres", [name]) if f"create table if not exists {name}" in s
-        )
+        rendered = next(s for s in ddl_statements("postgres", [name]) if f"create table if not exists {name}" in s)
         assert f"primary key ({', '.join(declared)})" in rendered
