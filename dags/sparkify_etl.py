@@ -26,7 +26,12 @@ and never double rows.
 upserted from the window, `songs` and `artists` from all staged songs. Every load is idempotent.
 
 **Checks.** Declared next to each model in `sql/models/<table>.yml`; results land in
-`quality_results`. A failing check fails the run without retries.
+`quality_results`. A failing check fails the run without retries. The star tables' assets
+(`sparkify.<table>`) are emitted by `run_quality_checks` once every check passed, with the window, the
+rows loaded and the check summary as extras.
+
+**Alerts.** A failed task, or a run still going 45 minutes after it was queued, is sent to the
+connection `sparkify_alerts` (a webhook or an SMTP server), if there is one.
 
 **Configuration.** Connection `redshift` (PostgreSQL or Redshift), connection `aws_default` for
 `s3://` sources, Variable `sparkify_source` (a folder or `s3://bucket/prefix`), or the run param
@@ -39,8 +44,10 @@ import datetime as dt
 import os
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, Param
+from airflow.sdk.definitions.callback import AsyncCallback
 
+from sparkify.alerts import SparkifyAlert
 from sparkify.catalogue import load_catalogue
 from sparkify.operators import (
     CreateTablesOperator,
@@ -62,19 +69,28 @@ CATCHUP = os.environ.get("SPARKIFY_CATCHUP", "true").lower() not in ("false", "0
 # The star tables, their load modes, keys and dependencies: sql/models/<table>.yml (files, not connections).
 CATALOGUE = load_catalogue()
 
+# Where the tables live, for the asset URIs (a deployment setting, not a secret): postgres://host:port/db
+# locally, redshift://<cluster>.<region>:5439/<db> in production. Asset events carry the run's details.
+WAREHOUSE_URI = os.environ.get("SPARKIFY_WAREHOUSE_URI", "postgres://127.0.0.1:55432/sparkify").rstrip("/")
+# An hourly run not finished this long after it was queued raises a deadline alert.
+LATE_AFTER = dt.timedelta(minutes=int(os.environ.get("SPARKIFY_LATE_AFTER_MINUTES", "45")))
+
 default_args = {
     "owner": "sparkify-data",
     "depends_on_past": False,
     "retries": 3,
     "retry_delay": dt.timedelta(minutes=5),
+    "execution_timeout": dt.timedelta(hours=1),
     "email_on_retry": False,
     "email_on_failure": False,
+    # where alerts go is the connection sparkify_alerts (webhook or SMTP): see sparkify/alerts.py
+    "on_failure_callback": [SparkifyAlert()],
 }
 
 
 def asset(table: str) -> Asset:
     """The Airflow asset for a warehouse table, so downstream DAGs can be scheduled on it."""
-    return Asset(name=f"sparkify.{table}", uri=f"postgres://warehouse/sparkify/public/{table}")
+    return Asset(name=f"sparkify.{table}", uri=f"{WAREHOUSE_URI}/public/{table}")
 
 
 with DAG(
@@ -85,6 +101,19 @@ with DAG(
     start_date=dt.datetime(2018, 11, 1, tzinfo=dt.UTC),
     catchup=CATCHUP,
     max_active_runs=4,
+    # a month loaded in one manual run takes minutes; an hourly run, seconds
+    dagrun_timeout=dt.timedelta(hours=4),
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=LATE_AFTER,
+        callback=AsyncCallback(
+            SparkifyAlert,
+            kwargs={
+                "kind": "deadline",
+                "text": f"a sparkify_etl run has not finished {LATE_AFTER} after it was queued",
+            },
+        ),
+    ),
     default_args=default_args,
     tags=["sparkify", "etl", "redshift"],
     params={
@@ -140,7 +169,6 @@ with DAG(
                 table=spec.name,
                 time_column=spec.time_column,
                 doc_md=f"**{spec.name}**: {spec.description} Grain: {spec.grain}.",
-                outlets=[asset(spec.name)],
             )
         else:
             load = LoadDimensionOperator(
@@ -149,13 +177,17 @@ with DAG(
                 mode=spec.load,
                 primary_key=spec.primary_key,
                 doc_md=f"**{spec.name}**: {spec.description} Grain: {spec.grain}.",
-                outlets=[asset(spec.name)],
             )
         for dependency in spec.depends_on:
             producers[dependency] >> load
         producers[spec.name] = load
         loads.append(load)
 
-    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", tables=CATALOGUE.star_names)
+    # the star tables' assets are emitted by the checks, so they mean "loaded and checked"
+    run_quality_checks = DataQualityOperator(
+        task_id="run_quality_checks",
+        tables=CATALOGUE.star_names,
+        outlets=[asset(name) for name in CATALOGUE.star_names],
+    )
     end = EmptyOperator(task_id="end")
     loads >> run_quality_checks >> end

@@ -68,25 +68,27 @@ def test_source_is_templated_not_read_at_import(dag, task_id: str) -> None:
     assert "{{" in task.source
 
 
-def test_every_writer_emits_an_asset(dag) -> None:
-    writers = [t for t in dag.tasks if t.task_id.startswith(("stage_", "load_"))]
-    for task in writers:
-        assert task.outlets, task.task_id
-
-
-def test_every_declared_check_compiles_and_runs_in_the_dag(dag) -> None:
-    from sparkify.quality import load_checks
-
+def test_star_assets_mean_loaded_and_checked(dag) -> None:
+    star = {"songplays", "users", "songs", "artists", "time"}
     checks = dag.get_task("run_quality_checks")
-    assert checks.tables is not None and set(checks.tables) == {"songplays", "users", "songs", "artists", "time"}
-    compiled = load_checks(checks.tables)  # raises CheckDefinitionError naming the file on a bad YAML
-    assert {c.table for c in compiled} == set(checks.tables)
+    assert {a.name for a in checks.outlets} == {f"sparkify.{t}" for t in star}
+    assert all(a.uri.endswith(f"/public/{a.name.removeprefix('sparkify.')}") for a in checks.outlets)
+    for task in dag.tasks:
+        if task.task_id.startswith("load_"):
+            assert not task.outlets, f"{task.task_id} would announce {task.outlets} before the checks ran"
+    assert {a.name for t in ("stage_events", "stage_songs") for a in dag.get_task(t).outlets} == {
+        "sparkify.staging_events",
+        "sparkify.staging_songs",
+    }
 
 
-@pytest.mark.parametrize("task_id", ["load_songplays_fact", "load_users_dim", "load_time_dim"])
-def test_loads_show_their_sql_in_the_rendered_template_tab(dag, task_id: str) -> None:
-    task = dag.get_task(task_id)
-    assert "sql" in task.template_fields and task.template_fields_renderers["sql"] == "sql"
-    table = task_id.removeprefix("load_").rsplit("_", 1)[0]
-    assert task.sql.lstrip().startswith(f"-- {table}:"), "the model file's text, header included"
-    assert "select" in task.sql
+def test_failures_alert_and_late_runs_raise_a_deadline(dag) -> None:
+    from sparkify.alerts import SparkifyAlert
+
+    for task in dag.tasks:
+        assert any(isinstance(c, SparkifyAlert) for c in task.on_failure_callback), task.task_id
+        assert task.execution_timeout is not None and task.execution_timeout <= dt.timedelta(hours=1), task.task_id
+    assert dag.dagrun_timeout == dt.timedelta(hours=4)
+    deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert [d.interval for d in deadlines] == [dt.timedelta(minutes=45)]
+

@@ -96,7 +96,34 @@ class DataQualityOperator(WarehouseOperator):
         if errors:
             listing = "\n".join(f"- {describe_failure(r)}" for r in errors)
             raise AirflowFailException(f"{len(errors)} of {len(results)} data quality checks failed:\n{listing}")
+        self._publish(context, results, window)
         return {"checks": len(results), "failed": len(failed), "warnings": len(failed) - len(errors)}
+
+    def _publish(self, context: Any, results: list[CheckResult], window: Window | None) -> None:
+        """Describe each checked table's asset event (emitted once this task succeeds, so a downstream
+        DAG scheduled on ``sparkify.<table>`` never starts on data that failed its checks)."""
+        outlet_events = context.get("outlet_events")
+        if not self.outlets or outlet_events is None:
+            return
+        ti = context.get("ti")
+        loaded: dict[str, Any] = {}
+        for task in self.upstream_list:
+            table = getattr(task, "table", None)
+            if table and ti is not None:
+                loaded[table] = ti.xcom_pull(task_ids=task.task_id)
+        bounds = [window.start.isoformat(), window.end.isoformat()] if window else None
+        for asset in self.outlets:
+            table = str(getattr(asset, "name", "")).rpartition(".")[2]
+            own = [r for r in results if r.check.table == table]
+            outlet_events[asset].extra = {
+                "window": bounds,
+                "load": loaded.get(table),
+                "checks": {
+                    "passed": sum(r.passed for r in own),
+                    "warnings": sum(not r.passed for r in own),
+                    "total": len(own),
+                },
+            }
 
     @staticmethod
     def _run(cursor: Any, check: Check, params: dict | None) -> CheckResult:
