@@ -91,4 +91,3 @@ def test_failures_alert_and_late_runs_raise_a_deadline(dag) -> None:
     assert dag.dagrun_timeout == dt.timedelta(hours=4)
     deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
     assert [d.interval for d in deadlines] == [dt.timedelta(minutes=45)]
-
