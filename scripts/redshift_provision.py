@@ -8,9 +8,11 @@
 ``docs/iam/redshift-s3-read.json``; a security group in the default VPC open on the cluster's port to
 ``DWH_INGRESS_CIDR`` only; the provisioned cluster; waits until it is available; then writes the
 Airflow connection ``redshift`` and the Variable ``sparkify_source`` to the env file (mode 0600,
-git-ignored) as ``export`` lines. ``down`` deletes the cluster (final snapshot as configured), waits
-for it to go, deletes the security group and the role, and removes the env file. Both are idempotent:
-each step looks before it acts, so a second run, or ``down`` before ``up``, changes nothing and succeeds.
+git-ignored) as ``export`` lines, and beside it ``airflow-policy.json``: docs/iam/airflow-policy.json
+filled in for this cluster, to attach to the role Airflow runs as. ``down`` deletes the cluster (final
+snapshot as configured), waits for it to go, deletes the security group and the role, and removes both
+files. Both are idempotent: each step looks before it acts, so a second run, or ``down`` before ``up``,
+changes nothing and succeeds.
 
 Everything the script creates is tagged ``sparkify:provisioned-by``; a role, group or cluster of the
 same name without that tag is never changed or deleted (the script stops and says so).
@@ -51,6 +53,7 @@ ENDPOINT_ENV = "SPARKIFY_AWS_ENDPOINT_URL"
 TAG_KEY = "sparkify:provisioned-by"
 TAG_VALUE = "scripts/redshift_provision.py"
 POLICY_NAME = "sparkify-redshift-s3-read"
+AIRFLOW_POLICY_FILE = "airflow-policy.json"  # written beside the env file
 
 
 class ProvisionError(RuntimeError):
@@ -81,6 +84,10 @@ class Provisioner:
         self.iam = session.client("iam", endpoint_url=endpoint)
         self.ec2 = session.client("ec2", endpoint_url=endpoint)
         self.redshift = session.client("redshift", endpoint_url=endpoint)
+        self.sts = session.client("sts", endpoint_url=endpoint)
+
+    def account_id(self) -> str:
+        return self.sts.get_caller_identity()["Account"]
 
     # -- IAM role ---------------------------------------------------------------------------------
 
@@ -429,6 +436,11 @@ def up(config: DwhConfig, env_file: Path, *, timeout: float, poll: float) -> Non
     )
     write_env_file(env_file, variables, header)
     _say(f"Airflow connection and Variable written to {env_file} (mode 0600); `source` it before starting Airflow")
+    template = json.loads((IAM_DOCS / "airflow-policy.json").read_text())
+    policy = render_policy(template, config, account_id=provisioner.account_id())
+    policy_file = env_file.with_name(AIRFLOW_POLICY_FILE)
+    policy_file.write_text(json.dumps(policy, indent=2) + "\n")
+    _say(f"IAM policy for Airflow's own role (attach it to the role or user Airflow runs as) written to {policy_file}")
 
 
 def down(config: DwhConfig, env_file: Path, *, timeout: float, poll: float) -> bool:
@@ -438,9 +450,10 @@ def down(config: DwhConfig, env_file: Path, *, timeout: float, poll: float) -> b
     # the group and the role stay while a cluster that is not ours may still use them
     group_gone = provisioner.delete_security_group() if cluster_gone else False
     role_gone = provisioner.delete_role() if cluster_gone else False
-    if env_file.exists():
-        env_file.unlink()
-        _say(f"{env_file}: removed")
+    for written in (env_file, env_file.with_name(AIRFLOW_POLICY_FILE)):
+        if written.exists():
+            written.unlink()
+            _say(f"{written}: removed")
     return cluster_gone and group_gone and role_gone
 
 

@@ -174,6 +174,11 @@ def test_up_creates_role_group_cluster_and_a_private_connection_file(aws, provis
     assert exported(env_file, "AIRFLOW_VAR_SPARKIFY_SOURCE") == "s3://udacity-dend"
     assert f"written to {env_file}" in output
 
+    # Airflow's own policy, filled in for this account and cluster
+    policy = json.loads((env_file.parent / "airflow-policy.json").read_text())
+    credentials = next(s for s in policy["Statement"] if s["Action"] == "redshift:GetClusterCredentials")
+    assert f"arn:aws:redshift:{REGION}:123456789012:dbuser:{CLUSTER}/sparkify_admin" in credentials["Resource"]
+
 
 def test_up_twice_keeps_one_of_everything(aws, provision, tmp_path):
     config, env_file = write_config(tmp_path / "dwh.cfg"), tmp_path / "redshift.env"
@@ -215,6 +220,7 @@ def test_down_removes_everything_and_is_idempotent(aws, provision, tmp_path):
         aws["iam"].get_role(RoleName=ROLE)
     assert group_of(aws["ec2"]) is None
     assert not env_file.exists()
+    assert not (env_file.parent / "airflow-policy.json").exists()
     assert aws["redshift"].describe_cluster_snapshots()["Snapshots"] == []  # final snapshot skipped by default
 
     returncode, output = provision("down", config, env_file)
