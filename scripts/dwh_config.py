@@ -277,6 +277,7 @@ def render_policy(document: dict, config: DwhConfig, **extra: str) -> dict:
         "<cluster-identifier>": config.cluster_identifier,
         "<db-user>": config.db_user,
         "<db-name>": config.db_name,
+        "<role-name>": config.iam_role_name,
         **{f"<{name.replace('_', '-')}>": value for name, value in extra.items()},
     }
     if config.workspace:
