@@ -326,6 +326,22 @@ class Provisioner:
         _say(f"cluster {config.cluster_identifier}: deleted")
         return True
 
+    def check_names(self) -> None:
+        """Stop before changing anything when a configured name belongs to something this script did not make."""
+        config = self.config
+        found = {
+            f"IAM role {config.iam_role_name}": self._role(),
+            f"cluster {config.cluster_identifier}": self._cluster(),
+        }
+        vpcs = self.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        found[f"security group {config.security_group_name}"] = self._group(vpcs[0]["VpcId"]) if vpcs else None
+        foreign = [name for name, resource in found.items() if resource is not None and not _ours(resource.get("Tags"))]
+        if foreign:
+            raise ProvisionError(
+                f"not created by this script: {', '.join(foreign)}. Nothing was changed; choose other names in "
+                "dwh.cfg (DWH_IAM_ROLE_NAME, DWH_CLUSTER_IDENTIFIER, DWH_SECURITY_GROUP_NAME)"
+            )
+
     # -- waiting ----------------------------------------------------------------------------------
 
     def _wait(self, waiter_name: str, state: str) -> None:
@@ -419,6 +435,7 @@ def write_env_file(path: Path, lines: dict[str, str], header: str) -> None:
 
 def up(config: DwhConfig, env_file: Path, *, timeout: float, poll: float) -> None:
     provisioner = Provisioner(config, timeout=timeout, poll=poll)
+    provisioner.check_names()
     role_arn = provisioner.ensure_role()
     group_id = provisioner.ensure_security_group()
     cluster = provisioner.ensure_cluster(role_arn, group_id)

@@ -245,7 +245,7 @@ def test_a_role_the_script_did_not_create_is_never_touched(aws, provision, tmp_p
 
     returncode, output = provision("up", config, env_file)
     assert returncode == 2
-    assert f"IAM role {ROLE} exists but was not created by this script" in output
+    assert f"not created by this script: IAM role {ROLE}. Nothing was changed" in output
     assert clusters(aws["redshift"]) == []
     assert aws["iam"].list_role_policies(RoleName=ROLE)["PolicyNames"] == []
     assert not env_file.exists()
@@ -277,3 +277,35 @@ def test_the_password_from_the_environment_wins_over_the_file(aws, provision, tm
     assert from_env not in output
     connection = Connection(conn_id="redshift", uri=exported(env_file, "AIRFLOW_CONN_REDSHIFT"))
     assert connection.password == from_env
+
+
+def test_a_cluster_the_script_did_not_create_is_never_touched(aws, provision, tmp_path):
+    aws["redshift"].create_cluster(
+        ClusterIdentifier=CLUSTER,
+        ClusterType="single-node",
+        NodeType="dc2.large",
+        MasterUsername="someone",
+        MasterUserPassword="Some0nes-own",
+    )
+    config, env_file = write_config(tmp_path / "dwh.cfg"), tmp_path / "redshift.env"
+
+    returncode, output = provision("up", config, env_file)
+    assert returncode == 2
+    assert f"not created by this script: cluster {CLUSTER}. Nothing was changed" in output
+    assert aws["iam"].list_roles()["Roles"] == []
+    assert group_of(aws["ec2"]) is None
+
+    returncode, output = provision("down", config, env_file)
+    assert returncode == 1
+    [cluster] = clusters(aws["redshift"])
+    assert (cluster["ClusterIdentifier"], cluster["MasterUsername"]) == (CLUSTER, "someone")
+
+
+def test_up_refuses_to_adopt_a_cluster_that_differs_from_the_config(aws, provision, tmp_path):
+    env_file = tmp_path / "redshift.env"
+    assert provision("up", write_config(tmp_path / "dwh.cfg"), env_file)[0] == 0
+    returncode, output = provision("up", write_config(tmp_path / "dwh.cfg", DWH_NUM_NODES="3"), env_file)
+    assert returncode == 2
+    assert "DWH_NUM_NODES: cluster has 2, dwh.cfg says 3" in output
+    [cluster] = clusters(aws["redshift"])
+    assert cluster["NumberOfNodes"] == 2
