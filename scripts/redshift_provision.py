@@ -98,12 +98,12 @@ class Provisioner:
             if _code(error) == "NoSuchEntity":
                 return None
             raise
-        if "Tags" not in role:  # some IAM answers leave tags out of GetRole
+        if "Tags" not in role:  # GetRole leaves the key out when a role has no tags
             role["Tags"] = self.iam.list_role_tags(RoleName=self.config.iam_role_name).get("Tags", [])
         return role
 
     def ensure_role(self) -> str:
-        """The role Redshift assumes, with exactly the S3 read policy; its ARN."""
+        """The role Redshift assumes, its inline policy the rendered docs/iam/redshift-s3-read.json; its ARN."""
         name = self.config.iam_role_name
         trust = json.loads((IAM_DOCS / "redshift-trust-policy.json").read_text())
         policy = render_policy(json.loads((IAM_DOCS / "redshift-s3-read.json").read_text()), self.config)
