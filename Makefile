@@ -67,3 +67,13 @@ airflow: up ## start a local Airflow (UI, scheduler, DAG processor, triggerer) o
 
 bench: up ## staging speed against row-by-row baselines, figures printed (not a test)
 	@$(ENV) python benchmarks/staging_benchmark.py
+
+# make redshift-up [DWH_CFG=config/dwh.cfg]: AWS credentials from the usual chain (AWS_PROFILE, AWS_ACCESS_KEY_ID...)
+DWH_CFG ?= config/dwh.cfg
+.PHONY: redshift-up redshift-down
+
+redshift-up: venv ## IAM role, security group and Redshift cluster from config/dwh.cfg; connection to .local/redshift.env
+	@$(BIN)/python scripts/redshift_provision.py up --config "$(DWH_CFG)"
+
+redshift-down: venv ## delete that cluster, security group and role, and .local/redshift.env (idempotent)
+	@$(BIN)/python scripts/redshift_provision.py down --config "$(DWH_CFG)"
