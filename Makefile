@@ -13,7 +13,7 @@ START ?= 2018-11-01T00:00:00+00:00
 END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
 
-.PHONY: help venv up demo data dsn reset down test lint analytics airflow bench
+.PHONY: help venv up demo data dsn reset down test test-unit lint analytics airflow bench
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,11 @@ down: ## stop the local services
 	@-source scripts/env.sh && scripts/airflow.sh stop
 	@scripts/pg.sh down
 
-test: up ## run the whole test suite
+test: up ## run the whole test suite (unit, integration, e2e)
 	@$(ENV) python -m pytest $(PYTEST_ARGS)
+
+test-unit: venv ## the quick layer alone: no database, no services (seconds)
+	@$(ENV) python -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: venv ## ruff for Python, sqlfluff for SQL
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -64,3 +67,13 @@ airflow: up ## start a local Airflow (UI, scheduler, DAG processor, triggerer) o
 
 bench: up ## staging speed against row-by-row baselines, figures printed (not a test)
 	@$(ENV) python benchmarks/staging_benchmark.py
+
+# make redshift-up [DWH_CFG=config/dwh.cfg]: AWS credentials from the usual chain (AWS_PROFILE, AWS_ACCESS_KEY_ID...)
+DWH_CFG ?= config/dwh.cfg
+.PHONY: redshift-up redshift-down
+
+redshift-up: venv ## IAM role, security group and Redshift cluster from config/dwh.cfg; connection to .local/redshift.env
+	@$(BIN)/python scripts/redshift_provision.py up --config "$(DWH_CFG)"
+
+redshift-down: venv ## delete that cluster, security group and role, and .local/redshift.env (idempotent)
+	@$(BIN)/python scripts/redshift_provision.py down --config "$(DWH_CFG)"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ def fresh_database() -> psycopg.Connection:
         admin.execute("drop database if exists sparkify_bench with (force)")
         admin.execute("create database sparkify_bench")
     conn = psycopg.connect(f"{SERVER}/sparkify_bench", autocommit=True)
-    from sparkify.operators.create_tables import ddl_statements
+    from sparkify.ddl import ddl_statements
 
     for statement in ddl_statements("postgres"):
         conn.execute(statement)
@@ -98,19 +97,6 @@ def stage(source: str, *, daily: bool, workers: int = 8) -> dict:
     return operator.execute(context)
 
 
-def start_moto() -> tuple[subprocess.Popen, str]:
-    from conftest import _free_port
-
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(2)
-    return process, f"http://127.0.0.1:{port}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=20)
@@ -140,10 +126,9 @@ def main() -> None:
             f"{baseline / ours:.1f} x over pipelined INSERTs"
         )
 
-        process, endpoint = start_moto()
-        try:
-            from conftest import upload_folder
+        from support.moto_server import moto_server, upload_folder
 
+        with moto_server() as endpoint:
             os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
                 {
                     "conn_type": "aws",
@@ -157,8 +142,6 @@ def main() -> None:
             serial = timed(lambda: stage("s3://bench/raw", daily=False, workers=1))
             fresh_database()
             concurrent = timed(lambda: stage("s3://bench/raw", daily=False, workers=8))
-        finally:
-            process.terminate()
         print(f"\n2. {args.songs:,} small song files over the S3 API (moto server)")
         print(f"   one object at a time   {serial:7.2f} s  {args.songs / serial:10,.0f} objects/s")
         print(f"   8 objects at a time    {concurrent:7.2f} s  {args.songs / concurrent:10,.0f} objects/s")

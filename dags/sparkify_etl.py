@@ -4,10 +4,14 @@
 Hourly load of Sparkify's raw JSON (song metadata and app event logs) into the star schema.
 
 ```
-begin → create_tables → stage_events ─┐
-                        stage_songs  ─┴→ load_songplays_fact → load_{users,songs,artists,time}_dim
-      → run_quality_checks → end
+begin → create_tables → stage_events ─┬→ load_songplays_fact → load_time_dim ─┐
+                                      └→ load_users_dim ─────────────────────┤
+                        stage_songs  ──→ load_songplays_fact, load_songs_dim,  ├→ run_quality_checks → end
+                                         load_artists_dim ────────────────────┘
 ```
+
+The loads and their order come from the table catalogue (`sql/models/<table>.yml`: load mode, key,
+`depends_on`), so a new dimension is a new set of files, not a change here.
 
 **Window.** A run processes the events of `[window_start, window_end)`: the run params when both are
 given (one manual run can load any span, a month included), else the run's data interval, which for
@@ -22,11 +26,16 @@ and never double rows.
 upserted from the window, `songs` and `artists` from all staged songs. Every load is idempotent.
 
 **Checks.** Declared next to each model in `sql/models/<table>.yml`; results land in
-`quality_results`. A failing check fails the run without retries.
+`quality_results`. A failing check fails the run without retries. The star tables' assets
+(`sparkify.<table>`) are emitted by `run_quality_checks` once every check passed, with the window, the
+rows loaded and the check summary as extras.
+
+**Alerts.** A failed task, or a run still going 45 minutes after it was queued, is sent to the
+connection `sparkify_alerts` (a webhook or an SMTP server), if there is one.
 
 **Configuration.** Connection `redshift` (PostgreSQL or Redshift), connection `aws_default` for
 `s3://` sources, Variable `sparkify_source` (a folder or `s3://bucket/prefix`), or the run param
-`source`.
+`source`; on Redshift, Variable `sparkify_workspace` (an `s3://bucket/prefix` for COPY manifests).
 """
 
 from __future__ import annotations
@@ -35,8 +44,11 @@ import datetime as dt
 import os
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, Param
+from airflow.sdk.definitions.callback import AsyncCallback
 
+from sparkify.alerts import SparkifyAlert
+from sparkify.catalogue import load_catalogue
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -45,27 +57,40 @@ from sparkify.operators import (
     StageToRedshiftOperator,
 )
 
-STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
 # Read at run time, never at import: the run param wins, then the Variable (AIRFLOW_VAR_SPARKIFY_SOURCE).
 SOURCE = "{{ params.source or var.value.get('sparkify_source', '') }}"
+# Where Redshift's COPY manifests go (never the source); unused on PostgreSQL.
+WORKSPACE = "{{ var.value.get('sparkify_workspace', '') }}"
 
 # Catch up from the start date in production; a local or test stack can turn it off, so that unpausing the
 # DAG does not queue every hour since 2018 (an explicit backfill works either way).
 CATCHUP = os.environ.get("SPARKIFY_CATCHUP", "true").lower() not in ("false", "0", "no")
+
+# The star tables, their load modes, keys and dependencies: sql/models/<table>.yml (files, not connections).
+CATALOGUE = load_catalogue()
+
+# Where the tables live, for the asset URIs (a deployment setting, not a secret): postgres://host:port/db
+# locally, redshift://<cluster>.<region>:5439/<db> in production. Asset events carry the run's details.
+WAREHOUSE_URI = os.environ.get("SPARKIFY_WAREHOUSE_URI", "postgres://127.0.0.1:55432/sparkify").rstrip("/")
+# An hourly run not finished this long after it was queued raises a deadline alert.
+LATE_AFTER = dt.timedelta(minutes=int(os.environ.get("SPARKIFY_LATE_AFTER_MINUTES", "45")))
 
 default_args = {
     "owner": "sparkify-data",
     "depends_on_past": False,
     "retries": 3,
     "retry_delay": dt.timedelta(minutes=5),
+    "execution_timeout": dt.timedelta(hours=1),
     "email_on_retry": False,
     "email_on_failure": False,
+    # where alerts go is the connection sparkify_alerts (webhook or SMTP): see sparkify/alerts.py
+    "on_failure_callback": [SparkifyAlert()],
 }
 
 
 def asset(table: str) -> Asset:
     """The Airflow asset for a warehouse table, so downstream DAGs can be scheduled on it."""
-    return Asset(name=f"sparkify.{table}", uri=f"postgres://warehouse/sparkify/public/{table}")
+    return Asset(name=f"sparkify.{table}", uri=f"{WAREHOUSE_URI}/public/{table}")
 
 
 with DAG(
@@ -76,6 +101,19 @@ with DAG(
     start_date=dt.datetime(2018, 11, 1, tzinfo=dt.UTC),
     catchup=CATCHUP,
     max_active_runs=4,
+    # a month loaded in one manual run takes minutes; an hourly run, seconds
+    dagrun_timeout=dt.timedelta(hours=4),
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=LATE_AFTER,
+        callback=AsyncCallback(
+            SparkifyAlert,
+            kwargs={
+                "kind": "deadline",
+                "text": f"a sparkify_etl run has not finished {LATE_AFTER} after it was queued",
+            },
+        ),
+    ),
     default_args=default_args,
     tags=["sparkify", "etl", "redshift"],
     params={
@@ -105,6 +143,7 @@ with DAG(
         task_id="stage_events",
         table="staging_events",
         source=SOURCE,
+        workspace=WORKSPACE,
         daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
         json_format="log_json_path.json",
         outlets=[asset("staging_events")],
@@ -113,29 +152,42 @@ with DAG(
         task_id="stage_songs",
         table="staging_songs",
         source=SOURCE,
+        workspace=WORKSPACE,
         prefix="song_data/",
         json_format="auto",
         outlets=[asset("staging_songs")],
     )
+    begin >> create_tables >> [stage_events, stage_songs]
+    producers = {"staging_events": stage_events, "staging_songs": stage_songs}
 
-    load_songplays = LoadFactOperator(
-        task_id="load_songplays_fact",
-        table="songplays",
-        outlets=[asset("songplays")],
+    # one load per star table of the catalogue, after the tasks that fill what it is built from
+    loads = []
+    for spec in CATALOGUE.star:
+        if spec.load == "window":
+            load = LoadFactOperator(
+                task_id=f"load_{spec.name}_fact",
+                table=spec.name,
+                time_column=spec.time_column,
+                doc_md=f"**{spec.name}**: {spec.description} Grain: {spec.grain}.",
+            )
+        else:
+            load = LoadDimensionOperator(
+                task_id=f"load_{spec.name}_dim",
+                table=spec.name,
+                mode=spec.load,
+                primary_key=spec.primary_key,
+                doc_md=f"**{spec.name}**: {spec.description} Grain: {spec.grain}.",
+            )
+        for dependency in spec.depends_on:
+            producers[dependency] >> load
+        producers[spec.name] = load
+        loads.append(load)
+
+    # the star tables' assets are emitted by the checks, so they mean "loaded and checked"
+    run_quality_checks = DataQualityOperator(
+        task_id="run_quality_checks",
+        tables=CATALOGUE.star_names,
+        outlets=[asset(name) for name in CATALOGUE.star_names],
     )
-    load_dimensions = [
-        LoadDimensionOperator(
-            task_id=f"load_{table}_dim",
-            table=table,
-            mode="upsert",
-            primary_key=key,
-            outlets=[asset(table)],
-        )
-        for table, key in (("users", "user_id"), ("songs", "song_id"), ("artists", "artist_id"), ("time", "start_time"))
-    ]
-
-    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", tables=STAR_TABLES)
     end = EmptyOperator(task_id="end")
-
-    begin >> create_tables >> [stage_events, stage_songs] >> load_songplays
-    load_songplays >> load_dimensions >> run_quality_checks >> end
+    loads >> run_quality_checks >> end

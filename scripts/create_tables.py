@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from sparkify.operators.create_tables import ALL_TABLES, ddl_statements
-from sparkify.warehouse import Warehouse
+from sparkify.catalogue import load_catalogue
+from sparkify.warehouses import open_warehouse
 
 
 def main() -> None:
@@ -23,14 +23,14 @@ def main() -> None:
     parser.add_argument("--drop", action="store_true", help="drop every table first")
     parser.add_argument("--conn-id", default="redshift")
     args = parser.parse_args()
-    warehouse = Warehouse(args.conn_id)
+    warehouse = open_warehouse(args.conn_id)
+    tables = load_catalogue().ddl_tables
     with warehouse.transaction() as cursor:
         if args.drop:
-            for name in reversed(ALL_TABLES):
+            for name in reversed(tables):
                 cursor.execute(f"drop table if exists {name}")
-        for statement in ddl_statements(warehouse.target):
-            cursor.execute(statement)
-    print(f"{'Recreated' if args.drop else 'Created'} {len(ALL_TABLES)} tables on {args.conn_id} ({warehouse.target})")
+        warehouse.create_tables(cursor)
+    print(f"{'Recreated' if args.drop else 'Created'} {len(tables)} tables on {args.conn_id} ({warehouse.name})")
 
 
 if __name__ == "__main__":

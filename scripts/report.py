@@ -17,18 +17,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from sparkify.operators.create_tables import ALL_TABLES  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from sparkify.catalogue import load_catalogue  # noqa: E402
 from sparkify.sql_files import render_sql, sql_dir  # noqa: E402
-from sparkify.warehouse import Warehouse  # noqa: E402
+from sparkify.warehouses import open_warehouse  # noqa: E402
 
 
 def table(headers: list[str], rows: list[tuple]) -> str:
     """Rows as an aligned plain-text table."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return tabulate(rows, headers=headers, tablefmt="simple", missingval="")
 
 
 def query(cursor, sql: str) -> tuple[list[str], list[tuple]]:
@@ -68,11 +66,11 @@ def main() -> None:
     if not (args.counts or args.quality or args.analytics or args.chart):
         args.counts = args.quality = args.analytics = True
 
-    warehouse = Warehouse(args.conn_id)
+    warehouse = open_warehouse(args.conn_id)
     with warehouse.transaction() as cursor:
         if args.counts:
             rows = []
-            for name in ALL_TABLES:
+            for name in load_catalogue().ddl_tables:
                 cursor.execute(f"select count(*) from {name}")
                 rows.append((name, cursor.fetchone()[0]))
             print("\n== Row counts\n" + table(["table", "rows"], rows))
@@ -87,7 +85,7 @@ def main() -> None:
             print(f"\n== Latest data-quality results ({len(rows)} checks)\n" + table(headers, rows))
         if args.analytics or args.chart:
             for path in analytics_queries():
-                headers, rows = query(cursor, render_sql(f"analytics/{path.name}", warehouse.target))
+                headers, rows = query(cursor, render_sql(f"analytics/{path.name}", warehouse.dialect))
                 if args.analytics:
                     print(f"\n== {path.stem.replace('_', ' ')}\n" + table(headers, rows))
                 if args.chart and path.stem == "plays_per_hour":

@@ -1,4 +1,4 @@
-"""Test fixtures: the project's real PostgreSQL, a fresh warehouse database per test, DAG runners.
+"""Test fixtures: the project's real PostgreSQL, a fresh warehouse database per test, moto's server.
 
 Airflow reads its configuration when first imported, so the environment is set here, before any test
 module imports it. Tests never touch the developer's own warehouse or Airflow metadata: they use the
@@ -7,7 +7,6 @@ databases ``sparkify_test_*`` and ``airflow_test`` of the project's cluster.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = os.environ.setdefault("SPARKIFY_PG_PORT", "55432")
-SERVER = f"postgresql://postgres@127.0.0.1:{PORT}"
 HOME = ROOT / ".local"
 
 os.environ.update(
@@ -38,19 +36,17 @@ for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
-
-UDACITY_SAMPLE = ROOT.parent / "shared" / "data" / "udacity-sample"
-
-
-def _admin() -> psycopg.Connection:
-    return psycopg.connect(f"{SERVER}/postgres", autocommit=True)
+from support.moto_server import moto_server  # noqa: E402
+from support.moto_server import upload_folder as upload_folder  # noqa: E402
+from support.paths import UDACITY_SAMPLE  # noqa: E402
+from support.postgres import SERVER, admin  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The project's PostgreSQL cluster, started if it is not running."""
     subprocess.run([str(ROOT / "scripts" / "pg.sh"), "up"], check=True, capture_output=True)
-    with _admin() as conn:
+    with admin() as conn:
         if not conn.execute("select 1 from pg_database where datname = 'airflow_test'").fetchone():
             conn.execute("create database airflow_test")
     return SERVER
@@ -71,13 +67,13 @@ _counter = iter(range(1_000_000))
 def warehouse_dsn(postgres_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
     """A new, empty warehouse database, wired to the Airflow connection ``redshift``."""
     name = f"sparkify_test_{os.getpid()}_{next(_counter)}"
-    with _admin() as conn:
+    with admin() as conn:
         conn.execute(f"drop database if exists {name}")
         conn.execute(f"create database {name}")
     dsn = f"{SERVER}/{name}"
     monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", dsn.replace("postgresql://", "postgres://"))
     yield dsn
-    with _admin() as conn:
+    with admin() as conn:
         conn.execute(f"drop database if exists {name} with (force)")
 
 
@@ -106,7 +102,7 @@ def udacity_source() -> Path:
 
 
 @pytest.fixture
-def dag(postgres_server: str):
+def dag():
     """A freshly parsed DAG: ``dag.test()`` folds a run's conf into the DAG's params in place."""
     from airflow.dag_processing.dagbag import DagBag
 
@@ -115,40 +111,11 @@ def dag(postgres_server: str):
     return bag.dags["sparkify_etl"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> str:
     """An S3-compatible server over HTTP: moto in server mode, in a process of its own."""
-    import time
-    import urllib.request
-
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # noqa: S310 - our own server
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
-    yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -168,24 +135,6 @@ def aws_connection(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
         ),
     )
     return "aws_default"
-
-
-def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str) -> None:
-    """Put every file of ``folder`` into ``s3://bucket/prefix/`` through the S3 API."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-west-2",
-    )
-    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder).as_posix()}")
 
 
 @pytest.fixture(scope="session")

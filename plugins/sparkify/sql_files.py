@@ -1,9 +1,12 @@
 """SQL lives in files under the project's ``sql/`` folder; this module finds and renders them.
 
-Files are Jinja templates rendered with the warehouse ``target`` (``postgres`` or ``redshift``), so a
-DDL file can add distribution and sort keys on Redshift and indexes on PostgreSQL while the statements
-themselves stay shared. Run-time values are never rendered into SQL text: they travel as driver
-parameters (``%(window_start)s``).
+Files are Jinja templates. What differs by engine is written once, as the dialect macros of
+``sql/macros/``: a DDL file calls ``table_options(...)`` or ``index(...)`` and the renderer resolves
+each call to ``<dialect>__<name>`` (``macros/<dialect>.sql``) or, where the dialect defines none,
+``default__<name>`` (``macros/default.sql``), in the spirit of dbt's ``adapter.dispatch``. A DDL file
+of a catalogued table also gets ``this`` (its :class:`~sparkify.catalogue.TableSpec`) and
+``primary_key()``, so the key is declared once, in the catalogue. Run-time values are never rendered
+into SQL text: they travel as driver parameters (``%(window_start)s``).
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+
+_DEFAULT = "default"
 
 
 def sql_dir() -> Path:
@@ -31,13 +37,38 @@ def _environment(root: str) -> jinja2.Environment:
     )
 
 
-def render_sql(name: str, target: str, **variables: object) -> str:
-    """Render ``sql/<name>`` for ``target``; ``name`` is relative, e.g. ``models/songplays.sql``."""
+def dialect_macros(dialect: str) -> dict[str, Any]:
+    """The dispatched macros for ``dialect``: ``{name: macro}``, the dialect's own over the defaults."""
+    environment = _environment(str(sql_dir()))
+    resolved: dict[str, Any] = {}
+    for prefix in (_DEFAULT, dialect):
+        if not (sql_dir() / "macros" / f"{prefix}.sql").is_file():
+            continue
+        module = environment.get_template(f"macros/{prefix}.sql").module
+        for attribute in dir(module):
+            if attribute.startswith(f"{prefix}__"):
+                resolved[attribute.removeprefix(f"{prefix}__")] = getattr(module, attribute)
+    return resolved
+
+
+def render_sql(name: str, dialect: str, **variables: Any) -> str:
+    """Render ``sql/<name>`` for ``dialect``; ``name`` is relative, e.g. ``ddl/songplays.sql``.
+
+    ``variables`` may include ``this``, the table the file defines, which enables ``primary_key()``.
+    """
     path = sql_dir() / name
     if not path.is_file():
         raise FileNotFoundError(f"SQL file not found: {path}")
     template = _environment(str(sql_dir())).get_template(name)
-    return template.render(target=target, **variables).strip().rstrip(";").strip()
+    this = variables.get("this")
+
+    def primary_key() -> str:
+        if this is None or not this.primary_key:
+            raise ValueError(f"{name}: primary_key() needs a catalogued table with a primary_key")
+        return f"primary key ({', '.join(this.primary_key)})"
+
+    context = {**dialect_macros(dialect), "primary_key": primary_key, "dialect": dialect, **variables}
+    return template.render(**context).strip().rstrip(";").strip()
 
 
 def split_statements(sql: str) -> list[str]:

@@ -5,9 +5,6 @@ create table if not exists artists (
     location varchar(1024),
     latitude double precision,
     longitude double precision,
-    primary key (artist_id)
+    {{ primary_key() }}
 )
-{%- if target == 'redshift' %}
-    diststyle all
-    sortkey (artist_id)
-{%- endif %};
+{{ table_options(diststyle='all', sortkey=['artist_id']) }};

@@ -11,10 +11,5 @@ create table if not exists quality_results (
     expected varchar(1024),
     checked_at timestamp not null
 )
-{%- if target == 'redshift' %}
-    diststyle all
-    sortkey (checked_at)
-{%- endif %};
-{% if target == 'postgres' %}
-    create index if not exists quality_results_checked_at_idx on quality_results (checked_at);
-{% endif %}
+{{ table_options(diststyle='all', sortkey=['checked_at']) }};
+{{ index('quality_results_checked_at_idx', 'quality_results', ['checked_at']) }}

@@ -10,12 +10,7 @@ create table if not exists songplays (
     session_id integer,
     location varchar(1024),
     user_agent varchar(1024),
-    primary key (songplay_id)
+    {{ primary_key() }}
 )
-{%- if target == 'redshift' %}
-    distkey (song_id)
-    sortkey (start_time)
-{%- endif %};
-{% if target == 'postgres' %}
-    create index if not exists songplays_start_time_idx on songplays (start_time);
-{% endif %}
+{{ table_options(distkey='song_id', sortkey=['start_time']) }};
+{{ index('songplays_start_time_idx', 'songplays', ['start_time']) }}

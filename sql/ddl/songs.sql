@@ -5,9 +5,6 @@ create table if not exists songs (
     artist_id varchar(32),
     year integer,
     duration double precision,
-    primary key (song_id)
+    {{ primary_key() }}
 )
-{%- if target == 'redshift' %}
-    distkey (song_id)
-    sortkey (song_id)
-{%- endif %};
+{{ table_options(distkey='song_id', sortkey=['song_id']) }};

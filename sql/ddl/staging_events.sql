@@ -22,12 +22,7 @@ create table if not exists staging_events (
     user_id integer,
     _source_key varchar(1024) not null
 )
-{%- if target == 'redshift' %}
-    diststyle even
-    sortkey (ts)
-{%- endif %};
-{% if target == 'postgres' %}
-    create index if not exists staging_events_ts_idx on staging_events (ts);
-    create index if not exists staging_events_user_ts_idx on staging_events (user_id, ts);
-    create index if not exists staging_events_source_idx on staging_events (_source_key);
-{% endif %}
+{{ table_options(diststyle='even', sortkey=['ts']) }};
+{{ index('staging_events_ts_idx', 'staging_events', ['ts']) }}
+{{ index('staging_events_user_ts_idx', 'staging_events', ['user_id', 'ts']) }}
+{{ index('staging_events_source_idx', 'staging_events', ['_source_key']) }}

@@ -12,9 +12,5 @@ create table if not exists staging_ledger (
     loaded_at timestamp not null,
     primary key (table_name, object_key)
 )
-{%- if target == 'redshift' %}
-    diststyle all
-{%- endif %};
-{% if target == 'postgres' %}
-    create index if not exists staging_ledger_unit_idx on staging_ledger (table_name, load_unit);
-{% endif %}
+{{ table_options(diststyle='all') }};
+{{ index('staging_ledger_unit_idx', 'staging_ledger', ['table_name', 'load_unit']) }}

@@ -13,10 +13,6 @@ create table if not exists staging_songs (
     year integer,
     _source_key varchar(1024) not null
 )
-{%- if target == 'redshift' %}
-    diststyle all
-{%- endif %};
-{% if target == 'postgres' %}
-    create index if not exists staging_songs_match_idx on staging_songs (title, artist_name, duration);
-    create index if not exists staging_songs_source_idx on staging_songs (_source_key);
-{% endif %}
+{{ table_options(diststyle='all') }};
+{{ index('staging_songs_match_idx', 'staging_songs', ['title', 'artist_name', 'duration']) }}
+{{ index('staging_songs_source_idx', 'staging_songs', ['_source_key']) }}

@@ -8,9 +8,6 @@ create table if not exists time (
     month integer not null,
     year integer not null,
     weekday integer not null,
-    primary key (start_time)
+    {{ primary_key() }}
 )
-{%- if target == 'redshift' %}
-    diststyle all
-    sortkey (start_time)
-{%- endif %};
+{{ table_options(diststyle='all', sortkey=['start_time']) }};

@@ -5,9 +5,6 @@ create table if not exists users (
     last_name varchar(256),
     gender varchar(16),
     level varchar(16),
-    primary key (user_id)
+    {{ primary_key() }}
 )
-{%- if target == 'redshift' %}
-    diststyle all
-    sortkey (user_id)
-{%- endif %};
+{{ table_options(diststyle='all', sortkey=['user_id']) }};

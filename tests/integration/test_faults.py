@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from conftest import _free_port, upload_folder
 from generate_demo_data import generate
-from runner import run_window
 from support import faults
 from support.faults import DAY1, DAY2, END, HOURS, START, Where
-from warehouse_state import STAR_TABLES, recreate_tables, rows, snapshot
+from support.moto_server import upload_folder
+from support.net import free_port
+from support.runner import run_window
+from support.warehouse_state import STAR_TABLES, recreate_tables, rows, snapshot
 
 from sparkify.errors import RETRY, classify
 
@@ -405,7 +406,7 @@ def run_tasks(dag, setup: Setup) -> None:
 )
 def test_configuration_fault(kind, setup, verdict, says, dag, clean_source, s3_endpoint, tmp_path, monkeypatch) -> None:
     chosen = setup(faults.copy_source(clean_source, tmp_path / "source"), s3_endpoint)
-    endpoint = f"http://127.0.0.1:{_free_port()}" if chosen.s3_endpoint == "closed" else s3_endpoint
+    endpoint = f"http://127.0.0.1:{free_port()}" if chosen.s3_endpoint == "closed" else s3_endpoint
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
         json.dumps(
@@ -449,7 +450,7 @@ def test_airflow_spends_no_retry_on_bad_data_and_retries_a_lost_warehouse(
     stage = bad_data.get_task_instance("stage_events")
     assert (str(stage.state), stage.try_number) == ("failed", 1)
 
-    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"postgres://postgres@127.0.0.1:{_free_port()}/nowhere")
+    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"postgres://postgres@127.0.0.1:{free_port()}/nowhere")
     lost = dag.test(logical_date=START + HOUR, run_conf={**conf, "source": str(clean_source)})
     create = lost.get_task_instance("create_tables")
     assert (str(create.state), create.try_number) == ("failed", 3)

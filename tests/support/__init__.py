@@ -1,1 +1,1 @@
-"""Helpers shared by the test suites (import them by module: ``from support import faults``)."""
+"""Helpers shared by the test layers: paths, the local PostgreSQL, moto's server, the oracle, runners."""

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import oracle
+from support import oracle
 
 if TYPE_CHECKING:
     from pathlib import Path

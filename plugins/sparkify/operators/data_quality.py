@@ -6,15 +6,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
+from tabulate import tabulate
 
+from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
-from sparkify.warehouse import Warehouse
 from sparkify.window import Window, resolve_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from sparkify.warehouses.base import Warehouse
 
 
 @dataclass
@@ -32,22 +34,22 @@ class CheckResult:
         return self.check.describe_expected(self.expected)
 
 
-class DataQualityOperator(BaseOperator):
+class DataQualityOperator(WarehouseOperator):
     """Run every check, write each result to ``results_table``, then fail if an error-level check failed.
 
-    Checks come from ``checks`` (a list of :class:`~sparkify.quality.Check`) and from the YAML files of
-    ``tables`` (``sql/models/<table>.yml``). A failing check of severity ``error`` fails the task with
-    ``AirflowFailException``, which skips the retries (bad data is not fixed by trying again), and the
-    message lists every failing check with its table, observed and expected values and a few offending
-    rows. A ``warn`` failure is logged and recorded but lets the run go on. A database error (a lost
+    Checks come from ``checks`` (a list of :class:`~sparkify.quality.Check`) and from the catalogue's YAML files of
+    ``tables`` (``sql/models/<table>.yml``; every star table when ``tables`` is ``None``). A failing check of
+    severity ``error`` fails the task with ``AirflowFailException``, which skips the retries (bad data is not fixed
+    by trying again), and the message lists every failing check with its table, observed and expected values and a
+    few offending rows. A ``warn`` failure is logged and recorded but lets the run go on. A database error (a lost
     connection) is raised as is, so Airflow retries it.
 
     :param tables: tables whose declared checks to run.
     :param checks: further checks, in code.
-    :param redshift_conn_id: the warehouse connection.
     :param results_table: where results are recorded; ``None`` to record nothing.
     :param window_start: explicit window start (templated) for window-scoped checks.
     :param window_end: explicit window end (templated).
+    :param redshift_conn_id: the warehouse connection.
     """
 
     template_fields: Sequence[str] = ("window_start", "window_end")
@@ -56,31 +58,28 @@ class DataQualityOperator(BaseOperator):
     def __init__(
         self,
         *,
-        tables: Sequence[str] = (),
+        tables: Sequence[str] | None = None,
         checks: Sequence[Check] = (),
-        redshift_conn_id: str = "redshift",
         results_table: str | None = "quality_results",
         window_start: str | None = None,
         window_end: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.tables = list(tables)
+        self.tables = list(tables) if tables is not None else None
         self.extra_checks = list(checks)
-        if not self.tables and not self.extra_checks:
+        if self.tables == [] and not self.extra_checks:
             raise ValueError(f"{self.task_id}: no tables and no checks to run")
-        self.redshift_conn_id = redshift_conn_id
         self.results_table = results_table
         self.window_start = window_start
         self.window_end = window_end
 
-    def execute(self, context: Any) -> dict[str, int]:
-        checks = load_checks(self.tables) + self.extra_checks
+    def run(self, warehouse: Warehouse, context: Any) -> dict[str, int]:
+        checks = (load_checks(self.tables) if self.tables != [] else []) + self.extra_checks
         window = None
-        if any("%(window_" in c.sql + (c.expected_sql or "") + (c.sample_sql or "") for c in checks):
+        if any(c.uses_window for c in checks):
             window = resolve_window(context, self.window_start, self.window_end)
         params = window.sql_params if window else None
-        warehouse = Warehouse(self.redshift_conn_id)
         results = []
         with warehouse.transaction() as cursor:
             for check in checks:
@@ -97,7 +96,34 @@ class DataQualityOperator(BaseOperator):
         if errors:
             listing = "\n".join(f"- {describe_failure(r)}" for r in errors)
             raise AirflowFailException(f"{len(errors)} of {len(results)} data quality checks failed:\n{listing}")
+        self._publish(context, results, window)
         return {"checks": len(results), "failed": len(failed), "warnings": len(failed) - len(errors)}
+
+    def _publish(self, context: Any, results: list[CheckResult], window: Window | None) -> None:
+        """Describe each checked table's asset event (emitted once this task succeeds, so a downstream
+        DAG scheduled on ``sparkify.<table>`` never starts on data that failed its checks)."""
+        outlet_events = context.get("outlet_events")
+        if not self.outlets or outlet_events is None:
+            return
+        ti = context.get("ti")
+        loaded: dict[str, Any] = {}
+        for task in self.upstream_list:
+            table = getattr(task, "table", None)
+            if table and ti is not None:
+                loaded[table] = ti.xcom_pull(task_ids=task.task_id)
+        bounds = [window.start.isoformat(), window.end.isoformat()] if window else None
+        for asset in self.outlets:
+            table = str(getattr(asset, "name", "")).rpartition(".")[2]
+            own = [r for r in results if r.check.table == table]
+            outlet_events[asset].extra = {
+                "window": bounds,
+                "load": loaded.get(table),
+                "checks": {
+                    "passed": sum(r.passed for r in own),
+                    "warnings": sum(not r.passed for r in own),
+                    "total": len(own),
+                },
+            }
 
     @staticmethod
     def _run(cursor: Any, check: Check, params: dict | None) -> CheckResult:
@@ -155,7 +181,6 @@ def describe_failure(result: CheckResult) -> str:
 
 def format_results(results: list[CheckResult]) -> str:
     """A plain-text table of results, one line per check."""
-    header = ("status", "table", "check", "observed", "expected")
     rows = [
         (
             "PASS" if r.passed else ("WARN" if r.check.severity == "warn" else "FAIL"),
@@ -166,9 +191,4 @@ def format_results(results: list[CheckResult]) -> str:
         )
         for r in results
     ]
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return tabulate(rows, headers=("status", "table", "check", "observed", "expected"), tablefmt="simple")

@@ -1,0 +1,64 @@
+"""What the fact and dimension loads share: a target table, its model's SQL, and the run's window."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sparkify.identifiers import check_identifier
+from sparkify.operators.base import WarehouseOperator
+from sparkify.sql_files import sql_dir
+from sparkify.window import Window, resolve_window
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def model_sql(table: str, sql: str | None) -> str:
+    """The model's text: ``sql`` itself, the file ``sql/<sql>`` when it ends in ``.sql``, else
+    ``sql/models/<table>.sql``."""
+    if sql and not sql.endswith(".sql"):
+        return sql
+    path = sql_dir() / (sql or f"models/{table}.sql")
+    if not path.is_file():
+        raise FileNotFoundError(f"model for {table} not found: {path}")
+    return path.read_text()
+
+
+class ModelLoadOperator(WarehouseOperator):
+    """Base of the loads: fill ``table`` from a ``select`` (the model), in one transaction.
+
+    ``sql`` is a templated field holding the model's text, so the task's *Rendered Template* tab shows
+    the SQL that ran. Run-time values are not rendered into it: the model takes ``%(window_start)s``
+    and ``%(window_end)s`` as driver parameters.
+
+    :param table: the table to fill.
+    :param sql: the model: SQL text, or a file under ``sql/``; ``models/<table>.sql`` by default.
+    :param window_start: explicit window start (templated); else the run params or data interval.
+    :param window_end: explicit window end (templated).
+    :param redshift_conn_id: the warehouse connection.
+    """
+
+    template_fields: Sequence[str] = ("sql", "window_start", "window_end")
+    template_fields_renderers = {"sql": "sql"}  # noqa: RUF012 - Airflow's own attribute, read-only
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        sql: str | None = None,
+        window_start: str | None = None,
+        window_end: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.table = check_identifier(table)
+        self.sql = model_sql(self.table, sql).strip().rstrip(";")
+        self.window_start = window_start
+        self.window_end = window_end
+
+    def window(self, context: Any) -> Window:
+        return resolve_window(context, self.window_start, self.window_end)
+
+    @property
+    def windowed(self) -> bool:
+        return "%(window_" in self.sql

@@ -1,0 +1,67 @@
+"""One compiled data-quality check: a query for the observed value, and how to judge it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "between")
+SEVERITIES = ("error", "warn")
+SCOPES = ("table", "window")
+
+
+class CheckDefinitionError(ValueError):
+    """A checks file is malformed; the message names the file and the check."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compiled check: a query for the observed value and how to judge it."""
+
+    table: str
+    name: str
+    sql: str
+    expected: Any = 0
+    compare: str = "="
+    tolerance: float = 0.0
+    severity: str = "error"
+    scope: str = "table"
+    expected_sql: str | None = None
+    sample_sql: str | None = None
+
+    @property
+    def uses_window(self) -> bool:
+        return any("%(window_" in (sql or "") for sql in (self.sql, self.expected_sql, self.sample_sql))
+
+    def passes(self, observed: Any, expected: Any) -> bool:
+        """Judge ``observed`` against ``expected`` (a pair for ``between``); NULL never passes."""
+        if observed is None:
+            return False
+        if self.compare == "between":
+            low, high = expected
+            return (low is None or observed >= low - self.tolerance) and (
+                high is None or observed <= high + self.tolerance
+            )
+        if expected is None:
+            return False
+        if self.compare in ("=", "!="):
+            if isinstance(observed, (int, float)) and isinstance(expected, (int, float)):
+                equal = math.isclose(float(observed), float(expected), rel_tol=0, abs_tol=self.tolerance)
+            else:
+                equal = observed == expected
+            return equal if self.compare == "=" else not equal
+        return {
+            "<": observed < expected + self.tolerance,
+            "<=": observed <= expected + self.tolerance,
+            ">": observed > expected - self.tolerance,
+            ">=": observed >= expected - self.tolerance,
+        }[self.compare]
+
+    def describe_expected(self, expected: Any) -> str:
+        if self.compare == "between":
+            low, high = expected
+            text = f">= {low}" if high is None else f"<= {high}" if low is None else f"between {low} and {high}"
+        else:
+            text = f"{self.compare} {expected}"
+        return f"{text} ± {self.tolerance:g}" if self.tolerance else text

@@ -1,0 +1,66 @@
+"""Compile the checks declared in ``sql/models/<table>.yml`` into :class:`~sparkify.quality.check.Check`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sparkify.catalogue import CatalogueError, load_catalogue, read_table_spec
+from sparkify.quality.check import SCOPES, SEVERITIES, Check, CheckDefinitionError
+from sparkify.quality.kinds import KINDS, CheckContext
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
+
+    from sparkify.catalogue import TableSpec
+
+
+def compile_check(ctx: CheckContext, spec: dict[str, Any]) -> list[Check]:
+    """Compile one check of a file: its kind's builder with the common settings."""
+    spec = dict(spec)
+    custom_sql = " ".join(str(v) for v in (spec.get("custom") or {}).values())
+    windowed = "{window" in custom_sql or "%(window_" in custom_sql
+    common = {"severity": spec.pop("severity", "error"), "scope": spec.pop("scope", "window" if windowed else "table")}
+    name = spec.pop("name", None)
+    if len(spec) != 1:
+        raise CheckDefinitionError(f"{ctx.origin}: a check needs exactly one kind, got {sorted(spec)}")
+    kind, arg = next(iter(spec.items()))
+    if kind not in KINDS:
+        raise CheckDefinitionError(f"{ctx.origin}: unknown check kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    if common["severity"] not in SEVERITIES:
+        raise CheckDefinitionError(f"{ctx.origin}: {kind}: severity must be one of {SEVERITIES}")
+    if common["scope"] not in SCOPES:
+        raise CheckDefinitionError(f"{ctx.origin}: {kind}: scope must be one of {SCOPES}")
+    return KINDS[kind](ctx, arg, name, common)
+
+
+def compile_table_checks(table: TableSpec) -> list[Check]:
+    """Every check declared for one catalogued table."""
+    ctx = CheckContext(table.name, table.time_column, str(table.path or table.name))
+    checks: list[Check] = []
+    for number, spec in enumerate(table.checks, start=1):
+        if not isinstance(spec, dict):
+            raise CheckDefinitionError(f"{ctx.origin}: check {number} is not a mapping")
+        checks.extend(compile_check(ctx, spec))
+    return checks
+
+
+def load_table_checks(path: str | Path) -> list[Check]:
+    """Read and compile one ``<table>.yml``."""
+    try:
+        return compile_table_checks(read_table_spec(path))
+    except CatalogueError as error:
+        raise CheckDefinitionError(str(error)) from None
+
+
+def load_checks(tables: Iterable[str] | None = None) -> list[Check]:
+    """Every check of ``tables`` (all star tables by default), from the catalogue."""
+    catalogue = load_catalogue()
+    names: Sequence[str] = list(tables) if tables is not None else catalogue.star_names
+    checks: list[Check] = []
+    for name in names:
+        spec = catalogue.spec(name)
+        if spec is None:
+            raise CheckDefinitionError(f"no checks file for table {name}: sql/models/{name}.yml")
+        checks.extend(compile_table_checks(spec))
+    return checks

@@ -1,0 +1,60 @@
+"""What a staging task asks of its warehouse: a table, a source, the objects, and how to read them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sparkify.sources import Source, SourceObject
+
+AUTO_FORMATS = ("auto", "auto ignorecase")
+
+
+@dataclass
+class StageOptions:
+    """Tuning and credentials of one staging task (the operator's fixed arguments)."""
+
+    max_workers: int = 8
+    batch_bytes: int = 16 * 1024 * 1024
+    manifest_batch: int = 1000
+    copy_options: tuple[str, ...] = ()
+    iam_role: str | None = None
+    aws_conn_id: str | None = "aws_default"
+    #: ``s3://bucket/prefix`` where Redshift's COPY manifests may be written (never the source)
+    workspace: str | None = None
+
+
+@dataclass
+class StageRequest:
+    """Stage ``objects`` of ``source`` into ``table``.
+
+    ``one_unit_per_object`` is true for daily files (one COPY each); otherwise a warehouse may load
+    many objects in one unit (Redshift: a manifest).
+    """
+
+    table: str
+    source: Source
+    objects: Iterator[SourceObject]
+    json_format: str
+    one_unit_per_object: bool
+    options: StageOptions = field(default_factory=StageOptions)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sparkify.staging"))
+
+    @property
+    def auto_format(self) -> bool:
+        return self.json_format.strip().lower() in AUTO_FORMATS
+
+
+def new_counts() -> dict[str, int]:
+    """The counters every staging summary reports."""
+    return {
+        "objects_listed": 0,
+        "objects_skipped": 0,
+        "objects_staged": 0,
+        "rows_staged": 0,
+        "rows_replaced": 0,
+    }

@@ -1,0 +1,151 @@
+"""What every warehouse target provides, behind one small interface.
+
+A target is a class: :class:`~sparkify.warehouses.postgres.PostgresWarehouse` and
+:class:`~sparkify.warehouses.redshift.RedshiftWarehouse` today. Each owns its connection (built from
+the Airflow connection, with the project's own extras kept away from the driver), its session
+settings and locking, its DDL dialect (the name of its macros in ``sql/macros/``), its staging
+strategy and how it reports load errors. Operators see only this interface.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+from sparkify.ddl import ddl_statements
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from sparkify.staging.request import StageRequest
+
+#: Connection extras that this project reads itself; the driver would reject them as unknown options.
+PROJECT_EXTRAS = frozenset(
+    {"target", "iam_role", "workspace", "region", "region_name", "lock_timeout", "statement_timeout"}
+)
+
+
+class WarehouseHook(PostgresHook):
+    """``PostgresHook`` that keeps the project's connection extras (``iam_role``, ``target`` …) away from
+    the driver, and asks Redshift (not RDS) for temporary credentials when a Redshift connection sets
+    ``iam``. Both engines speak the PostgreSQL protocol, so one hook reaches both."""
+
+    ignored_extra_options = PostgresHook.ignored_extra_options | PROJECT_EXTRAS
+
+    def __init__(self, *args: Any, redshift: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._redshift = redshift
+
+    def get_iam_token(self, conn: Any) -> tuple[str, str, int]:
+        extra = conn.extra_dejson
+        if self._redshift and not (extra.get("redshift") or extra.get("redshift-serverless")):
+            conn = copy.deepcopy(conn)
+            conn.extra = json.dumps({**extra, "redshift": True})
+        return super().get_iam_token(conn)
+
+
+class Warehouse(ABC):
+    """A warehouse reached through one Airflow connection. Built by :func:`open_warehouse` in ``execute()``.
+
+    Subclasses set :attr:`name` (what the connection's extra ``target`` says), :attr:`dialect` (the
+    macros of ``sql/macros/<dialect>.sql``), say which connections they :meth:`claim`, and implement
+    :meth:`lock`, :meth:`stage` and :meth:`refresh_statistics`.
+    """
+
+    name: ClassVar[str]
+    dialect: ClassVar[str]
+
+    def __init__(self, conn_id: str, connection: Any) -> None:
+        self.conn_id = conn_id
+        self.connection = connection
+        #: the connection's extra, as a dict
+        self.extra: dict[str, Any] = connection.extra_dejson or {}
+        self.hook = WarehouseHook(postgres_conn_id=conn_id, redshift=self.name == "redshift")
+
+    @classmethod
+    @abstractmethod
+    def claims(cls, connection: Any) -> bool:
+        """Whether a connection without an explicit ``target`` extra is this engine."""
+
+    # -- sessions --------------------------------------------------------------------------------------
+
+    def session_settings(self) -> list[str]:
+        """Statements run at the start of every transaction (time zone, timeouts)."""
+        return ["set timezone to 'UTC'"]
+
+    @contextmanager
+    def transaction(self, *, on_error: Callable[[Any, Exception], None] | None = None) -> Iterator[Any]:
+        """A cursor in one transaction: committed on success, rolled back on any error.
+
+        ``on_error(cursor, error)`` runs after the rollback, in the same session, and may raise a
+        clearer error (Redshift's load errors are read that way).
+        """
+        conn = self.hook.get_conn()
+        try:
+            conn.autocommit = False
+            with conn.cursor() as cursor:
+                for statement in self.session_settings():
+                    cursor.execute(statement)
+                try:
+                    yield cursor
+                except Exception as error:
+                    if on_error is None:
+                        raise
+                    conn.rollback()
+                    on_error(cursor, error)
+                    raise
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    @abstractmethod
+    def lock(self, cursor: Any, table: str) -> None:
+        """Serialise writers of ``table`` until the transaction ends (readers may go on)."""
+
+    # -- DDL -------------------------------------------------------------------------------------------
+
+    def create_tables(self, cursor: Any, tables: Sequence[str] | None = None) -> int:
+        """Create the missing tables in this transaction; returns how many statements ran."""
+        statements = ddl_statements(self.dialect, tables)
+        for statement in statements:
+            cursor.execute(statement)
+        return len(statements)
+
+    # -- staging ---------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def stage(self, request: StageRequest) -> dict[str, int]:
+        """Stage the request's pending objects into its table, each exactly once; returns counts."""
+
+    @abstractmethod
+    def refresh_statistics(self, cursor: Any, table: str) -> None:
+        """Give the planner what it needs about ``table`` after a bulk load (see the README's benchmark)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.conn_id!r})"
+
+
+def describe_connection(connection: Any) -> str:
+    """A connection's type and host, for messages (never its login or password)."""
+    return f"{connection.conn_id!r} (type {connection.conn_type!r}, host {connection.host!r})"
+
+
+def column_names(cursor: Any, table: str) -> list[tuple[str, str, int | None]]:
+    """``(name, data_type, character_maximum_length)`` of ``table``'s columns, in order, from the
+    schema on the search path (or the one that qualifies the name)."""
+    schema, _, name = table.rpartition(".")
+    cursor.execute(
+        "select column_name, data_type, character_maximum_length from information_schema.columns"
+        " where table_name = %s and table_schema = coalesce(nullif(%s, ''), current_schema())"
+        " order by ordinal_position",
+        (name, schema),
+    )
+    return [tuple(row) for row in cursor.fetchall()]

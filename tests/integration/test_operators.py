@@ -1,0 +1,195 @@
+"""Each operator against the real PostgreSQL: what it writes, and what it does on bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from support.warehouse_state import rows
+
+from sparkify.operators import (
+    CreateTablesOperator,
+    LoadDimensionOperator,
+    LoadFactOperator,
+    StageToRedshiftOperator,
+)
+
+UTC = dt.UTC
+WINDOW = {"params": {"window_start": "2018-11-01T00:00:00Z", "window_end": "2018-11-04T00:00:00Z"}}
+
+
+def stage_events(source: Path, **kwargs) -> StageToRedshiftOperator:
+    return StageToRedshiftOperator(
+        task_id="stage_events",
+        table="staging_events",
+        source=str(source),
+        daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
+        json_format="log_json_path.json",
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def tables(warehouse_dsn):
+    CreateTablesOperator(task_id="create_tables").execute({})
+
+
+@pytest.fixture
+def source_copy(demo_source, tmp_path) -> Path:
+    target = tmp_path / "source"
+    shutil.copytree(demo_source, target)
+    return target
+
+
+def day_file(source: Path, day: int) -> Path:
+    return source / "log_data" / "2018" / "11" / f"2018-11-{day:02d}-events.json"
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text().splitlines())
+
+
+def test_create_tables_is_repeatable_and_creates_every_table(tables, db) -> None:
+    CreateTablesOperator(task_id="again").execute({})
+    names = {r[0] for r in rows(db, "select table_name from information_schema.tables where table_schema = 'public'")}
+    assert {
+        "staging_events",
+        "staging_songs",
+        "staging_ledger",
+        "songplays",
+        "users",
+        "songs",
+        "artists",
+        "time",
+        "quality_results",
+    } <= names
+
+
+def test_bad_record_fails_naming_object_line_and_field_and_keeps_earlier_objects(tables, source_copy, db) -> None:
+    bad = day_file(source_copy, 2)
+    lines = bad.read_text().splitlines()
+    record = json.loads(lines[4])
+    record["ts"] = "not-a-time"
+    lines[4] = json.dumps(record)
+    bad.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(AirflowFailException) as error:
+        stage_events(source_copy, batch_bytes=1).execute(WINDOW)
+
+    message = str(error.value)
+    assert str(bad) in message and "line 5" in message and "field $['ts']" in message
+    # the first day was committed before the bad object was read, and stays
+    assert rows(db, "select count(*) from staging_events")[0][0] == line_count(day_file(source_copy, 1))
+    assert rows(db, "select object_key from staging_ledger") == [("log_data/2018/11/2018-11-01-events.json",)]
+
+
+def test_a_changed_object_replaces_its_rows(tables, source_copy, db) -> None:
+    stage_events(source_copy).execute(WINDOW)
+    path = day_file(source_copy, 3)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:100]) + "\n")
+
+    summary = stage_events(source_copy).execute(WINDOW)
+
+    assert summary["objects_staged"] == 1 and summary["rows_replaced"] == len(lines)
+    per_key = dict(rows(db, "select _source_key, count(*) from staging_events group by 1"))
+    assert per_key["log_data/2018/11/2018-11-03-events.json"] == 100
+    assert rows(db, "select row_count from staging_ledger where object_key like '%%-03-events.json'") == [(100,)]
+
+
+def test_songs_staged_once_however_often_the_task_runs(tables, demo_source, db) -> None:
+    operator = StageToRedshiftOperator(
+        task_id="stage_songs",
+        table="staging_songs",
+        source=str(demo_source),
+        prefix="song_data/",
+        max_workers=4,
+        batch_bytes=2000,
+    )
+    first = operator.execute({})
+    second = operator.execute({})
+
+    files = len(list((demo_source / "song_data").rglob("*.json")))
+    assert first["objects_staged"] == files and second["objects_staged"] == 0
+    assert rows(db, "select count(*), count(distinct _source_key) from staging_songs")[0] == (files, files)
+
+
+def test_a_missing_jsonpaths_file_is_a_clear_error(tables, source_copy) -> None:
+    (source_copy / "log_json_path.json").unlink()
+    with pytest.raises(AirflowFailException, match=r"JSONPaths file .*log_json_path\.json cannot be read"):
+        stage_events(source_copy).execute(WINDOW)
+
+
+def test_no_source_configured_is_a_clear_error(tables) -> None:
+    operator = StageToRedshiftOperator(task_id="s", table="staging_songs", source="", prefix="song_data/")
+    with pytest.raises(ValueError, match="no source configured"):
+        operator.execute({})
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch) -> Path:
+    """A sql/ folder of our own, with a tiny dimension model and a fact model that fails halfway."""
+    root = tmp_path / "sql"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "sql", root)
+    (root / "models" / "users.sql").write_text(
+        "select user_id, first_name, 'X' as last_name, 'F' as gender, level from pending_users"
+    )
+    (root / "models" / "songplays.sql").write_text(
+        "select md5(cast(n as varchar)), timestamp '2018-11-01 10:00' + n * interval '1 minute', 1 / (3 - n),"
+        " 'free', null, null, 1, null, null from generate_series(0, 5) as n"
+    )
+    monkeypatch.setenv("SPARKIFY_SQL_DIR", str(root))
+    return root
+
+
+def test_dimension_modes(tables, models, db) -> None:
+    db.execute("create table pending_users (user_id integer, first_name varchar, level varchar)")
+    db.execute("insert into users values (1, 'Old', 'X', 'F', 'free'), (2, 'Keep', 'X', 'F', 'free')")
+    db.execute("insert into pending_users values (1, 'New', 'paid'), (3, 'Third', 'free')")
+
+    def load(mode: str) -> dict:
+        kwargs = {"primary_key": "user_id"} if mode == "upsert" else {}
+        return LoadDimensionOperator(task_id=f"load_{mode}", table="users", mode=mode, **kwargs).execute({})
+
+    assert load("upsert") == {"rows_deleted": 1, "rows_inserted": 2}
+    assert rows(db, "select user_id, first_name, level from users order by 1") == [
+        (1, "New", "paid"),
+        (2, "Keep", "free"),
+        (3, "Third", "free"),
+    ]
+
+    assert load("truncate-insert") == {"rows_deleted": 3, "rows_inserted": 2}
+    assert rows(db, "select user_id from users order by 1") == [(1,), (3,)]
+
+    db.execute("delete from users")
+    db.execute("insert into users values (2, 'Keep', 'X', 'F', 'free')")
+    assert load("append") == {"rows_deleted": 0, "rows_inserted": 2}
+    assert rows(db, "select user_id from users order by 1") == [(1,), (2,), (3,)]
+
+
+def test_a_fact_load_failing_midway_leaves_the_table_as_it_was(tables, models, db) -> None:
+    db.execute("insert into songplays (songplay_id, start_time) values ('old', '2018-11-01 10:30')")
+    with pytest.raises(Exception, match="division by zero"):
+        LoadFactOperator(task_id="load", table="songplays").execute(
+            {"params": {"window_start": "2018-11-01T10:00:00Z", "window_end": "2018-11-01T11:00:00Z"}}
+        )
+    assert rows(db, "select songplay_id from songplays") == [("old",)]
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: LoadDimensionOperator(task_id="d", table="users", mode="replace"), "mode 'replace'"),
+        (lambda: LoadDimensionOperator(task_id="d", table="users", mode="upsert"), "needs primary_key"),
+        (lambda: LoadFactOperator(task_id="f", table="songplays; drop table users"), "not a plain lowercase"),
+        (lambda: StageToRedshiftOperator(task_id="s", table="t", source="x"), "exactly one of prefix and daily_key"),
+        (lambda: StageToRedshiftOperator(task_id="s", table="t", source="x", daily_key="log.json"), "no strftime"),
+    ],
+)
+def test_fixed_arguments_are_validated_at_construction(factory, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        factory()

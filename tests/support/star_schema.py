@@ -1,0 +1,33 @@
+"""The assertion most integration tests end with: every star table equals the oracle's computation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from support import oracle
+from support.warehouse_state import keyed, rows
+
+
+def assert_star_schema_matches(db, source, start, end) -> None:
+    """Compare every star table with what the oracle computes from the JSON files."""
+    days = {start.date() + dt.timedelta(days=n) for n in range((end - start).days + 1)}
+    history = oracle.events(source, days)
+    all_songs = oracle.songs(source)
+    plays = oracle.songplays(history, all_songs, start, end)
+
+    assert len(plays) == rows(db, "select count(*) from songplays")[0][0]
+    loaded_plays = sorted(
+        rows(
+            db, "select start_time, user_id, level, song_id, artist_id, session_id, location, user_agent from songplays"
+        ),
+        key=repr,
+    )
+    assert loaded_plays == sorted(plays.values(), key=repr)
+    assert rows(db, "select count(distinct songplay_id) from songplays")[0][0] == len(plays)
+    matched = sum(1 for p in plays.values() if p[3] is not None)
+    assert rows(db, "select count(song_id) from songplays")[0][0] == matched
+
+    assert keyed(db, "users", "user_id") == oracle.users(oracle.in_window(history, start, end), history)
+    assert keyed(db, "songs", "song_id") == oracle.song_rows(all_songs)
+    assert keyed(db, "artists", "artist_id") == oracle.artist_rows(all_songs)
+    assert keyed(db, "time", "start_time") == oracle.time_rows(plays)

@@ -1,0 +1,34 @@
+"""The policy JSON the README shows is the JSON the repository keeps (and provisioning attaches)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# the README section drafted for provisioning; point at README.md once it is pasted there
+DOCUMENT = ROOT / "docs" / "README-provisioning.md"
+
+
+def shown_policies(text: str) -> list[tuple[str, str]]:
+    """(file named last before the block, block) for every ```json block of the document."""
+    shown = []
+    for block in re.finditer(r"```json\n(.*?)```", text, flags=re.S):
+        named = re.findall(r"`(docs/iam/[\w.-]+\.json)`", text[: block.start()])
+        shown.append((named[-1] if named else "", block.group(1)))
+    return shown
+
+
+def test_every_policy_file_is_shown_or_named():
+    text = DOCUMENT.read_text()
+    for path in sorted((ROOT / "docs" / "iam").glob("*.json")):
+        assert f"docs/iam/{path.name}" in text, f"{path.name} is not mentioned in {DOCUMENT.name}"
+
+
+@pytest.mark.parametrize(("named", "block"), shown_policies(DOCUMENT.read_text()))
+def test_each_policy_shown_equals_its_file(named, block):
+    assert named, "a JSON block with no docs/iam file named before it"
+    assert json.loads(block) == json.loads((ROOT / named).read_text())

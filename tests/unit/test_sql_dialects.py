@@ -1,0 +1,62 @@
+"""The SQL files render per dialect: Redshift's keys, PostgreSQL's indexes, shared models."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+
+from sparkify.ddl import ddl_statements
+from sparkify.sql_files import render_sql
+
+
+def parses_as_redshift(sql: str) -> sqlglot.Expression:
+    return sqlglot.parse_one(sql, read="redshift", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def with_window(sql: str) -> str:
+    return sql.replace("%(window_start)s", "'2018-11-01 00:00:00'").replace("%(window_end)s", "'2018-11-02 00:00:00'")
+
+
+def test_ddl_for_redshift_has_keys_and_no_postgres_indexes() -> None:
+    statements = ddl_statements("redshift")
+    assert not any("create index" in s for s in statements)
+    for statement in statements:
+        parses_as_redshift(statement)
+    songplays = next(s for s in statements if "table if not exists songplays" in s)
+    assert "distkey (song_id)" in songplays and "sortkey (start_time)" in songplays
+    assert "primary key (songplay_id)" in songplays
+    users = next(s for s in statements if "table if not exists users" in s)
+    assert "diststyle all" in users
+
+
+def test_postgres_ddl_has_the_indexes_an_hourly_run_needs() -> None:
+    statements = ddl_statements("postgres")
+    assert "create index if not exists songplays_start_time_idx on songplays (start_time)" in statements
+    assert "create index if not exists staging_events_ts_idx on staging_events (ts)" in statements
+    assert not any("sortkey" in s or "diststyle" in s for s in statements)
+
+
+@pytest.mark.parametrize("model", ["songplays", "users", "songs", "artists", "time"])
+def test_models_are_shared_by_both_targets(model) -> None:
+    assert render_sql(f"models/{model}.sql", "redshift") == render_sql(f"models/{model}.sql", "postgres")
+    parses_as_redshift(with_window(render_sql(f"models/{model}.sql", "redshift")))
+
+
+def test_a_dialect_without_macros_of_its_own_falls_back_to_the_defaults() -> None:
+    # a new target (say, a plain ANSI engine) renders every DDL file with no file of its own
+    statements = ddl_statements("ansi")
+    assert any("create table if not exists songplays" in s for s in statements)
+    assert not any("create index" in s or "sortkey" in s or "diststyle" in s for s in statements)
+
+
+def test_the_primary_key_is_declared_once_in_the_catalogue() -> None:
+    import yaml
+
+    from sparkify.sql_files import sql_dir
+
+    for name in ("songplays", "users", "songs", "artists", "time"):
+        declared = yaml.safe_load((sql_dir() / "models" / f"{name}.yml").read_text())["primary_key"]
+        ddl = (sql_dir() / "ddl" / f"{name}.sql").read_text()
+        assert "primary key (" not in ddl and "{{ primary_key() }}" in ddl
+        rendered = next(s for s in ddl_statements("postgres", [name]) if f"create table if not exists {name}" in s)
+        assert f"primary key ({', '.join(declared)})" in rendered
