@@ -21,10 +21,24 @@ ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3"
 LOAD_FAILED = "Load into table '{}' failed.  Check 'sys_load_error_detail' system table for details."
 
 EVENTS = [
-    {"artist": "Des'ree", "sessionId": 139, "ts": 1541105830796, "userId": "8", "length": 246.30812, "page": "NextSong"},
+    {
+        "artist": "Des'ree",
+        "sessionId": 139,
+        "ts": 1541105830796,
+        "userId": "8",
+        "length": 246.30812,
+        "page": "NextSong",
+    },
     {"artist": "", "sessionId": 139, "ts": 1541106106796, "userId": "8", "length": None, "page": "Home"},
     {"artist": "Mr Oizo", "sessionId": 9, "ts": 1541107053796, "userId": "26", "length": 144.03873, "page": "NextSong"},
-    {"artist": "Tamba Trio", "sessionId": 169, "ts": 1541109015796, "userId": "", "length": 177.18812, "page": "NextSong"},
+    {
+        "artist": "Tamba Trio",
+        "sessionId": 169,
+        "ts": 1541109015796,
+        "userId": "",
+        "length": 177.18812,
+        "page": "NextSong",
+    },
 ]
 EVENTS_DDL = """
 create table events (
@@ -45,7 +59,7 @@ def expected_event(event: dict) -> tuple:
     return (
         event["artist"] or None,
         event["sessionId"],
-        dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"]),  # noqa: DTZ001
+        dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"]),
         event["userId"] or None,
         event["length"],
     )
@@ -126,7 +140,11 @@ def test_parameters_pass_through_untouched(redshift, redshift_emulator):
     row = redshift.execute("select %s::int + 1, %s::text, %s::text", (41, "it's", marker)).fetchone()
     assert row == (42, "it's", marker)
     sent = [s for s in redshift_emulator.statements if marker not in s.text and "$3::text" in s.text]
-    assert [(s.protocol, s.text, s.translated) for s in sent][-1] == ("extended", "select $1::int + 1, $2::text, $3::text", False)
+    assert [(s.protocol, s.text, s.translated) for s in sent][-1] == (
+        "extended",
+        "select $1::int + 1, $2::text, $3::text",
+        False,
+    )
 
 
 def test_copy_with_a_jsonpaths_file_loads_every_object_under_the_prefix(redshift, redshift_emulator, s3, bucket):
@@ -158,7 +176,9 @@ def test_copy_auto_matches_keys_by_exact_name_and_ignorecase_by_any_case(redshif
         {"song_id": "S2", "title": "Outro", "Year": 0, "duration": 120.0, "artist": ["A2", "A3"]},
     ]
     put_lines(s3, bucket, "song_data/A/songs.json", songs)
-    redshift.execute("create table songs (song_id varchar(8), title varchar(32), year int, duration float, artist varchar(64))")
+    redshift.execute(
+        "create table songs (song_id varchar(8), title varchar(32), year int, duration float, artist varchar(64))"
+    )
     redshift.execute("create table songs_ci (like songs)")
 
     redshift.execute(f"copy songs from 's3://{bucket}/song_data' iam_role '{ROLE}' format as json 'auto'")
@@ -218,7 +238,9 @@ def test_a_bad_record_fails_the_copy_and_is_named_in_the_load_error_tables(redsh
         "select trim(file_name), line_number, trim(column_name), trim(column_type), error_code, trim(error_message)"
         " from sys_load_error_detail where query_id = pg_last_copy_id()"
     ).fetchall()
-    assert detail == [(source, 3, "session_id", "int4", 1207, "Invalid digit, Value 'n', Pos 0, Type: Integer (value 'nine')")]
+    assert detail == [
+        (source, 3, "session_id", "int4", 1207, "Invalid digit, Value 'n', Pos 0, Type: Integer (value 'nine')")
+    ]
     stl = db.execute(
         "select trim(filename), line_number, trim(colname), trim(raw_field_value), err_code, trim(raw_line)"
         " from redshift_system.stl_load_errors order by query desc limit 1"

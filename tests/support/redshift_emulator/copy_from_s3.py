@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from sqlglot import exp
 from .json_rules import Column, CopyError, LoadError, Options, convert_row, extract, jsonpaths_from_document, records
 
 if TYPE_CHECKING:
+    import io
     from pathlib import Path
 
 # Options that take a value, and options that are a single word (the value-less ones).
@@ -135,49 +135,50 @@ def _credentials_string(spec: CopySpec, text: str) -> None:
     spec.iam_role = parts.get("aws_iam_role", spec.iam_role)
 
 
+_SETTERS = {
+    "REGION": "region",
+    "ACCESS_KEY_ID": "access_key",
+    "SECRET_ACCESS_KEY": "secret_key",
+    "SESSION_TOKEN": "session_token",
+    "IAM_ROLE": "iam_role",
+}
+
+
 def _read_options(spec: CopySpec, words: list[tuple[str, bool]]) -> None:
     index = 0
     while index < len(words):
-        word, _quoted = words[index]
+        word = words[index][0]
         key = word.upper()
         index += 1
         if key == "FORMAT":
             if index < len(words) and words[index][0].upper() == "AS":
                 index += 1
-            continue
-        if key == "JSON":
+        elif key == "JSON":
             value, index = _value(words, index, optional=True)
             spec.json_format = value or "auto"
-            continue
-        if key in _FORMATS:
+        elif key in _FORMATS:
             raise CopyError(f"the emulator loads JSON only; COPY asked for {key}")
-        if key == "IAM_ROLE":
-            spec.iam_role, index = _value(words, index)
-            continue
-        if key in _FLAGS:
-            spec.options[key] = True
-            if key == "MANIFEST":
-                spec.manifest = True
-            elif key in ("GZIP", "BZIP2"):
-                spec.compression = key
-            elif key == "NOLOAD":
-                spec.noload = True
-            continue
-        if key in _VALUED:
+        elif key in _FLAGS:
+            _flag(spec, key)
+        elif key in _VALUED or key == "IAM_ROLE":
             value, index = _value(words, index, optional=key in _OPTIONAL_VALUE)
             spec.options[key] = value if value is not None else True
-            if key == "REGION":
-                spec.region = value
+            if key in _SETTERS:
+                setattr(spec, _SETTERS[key], value)
             elif key == "MAXERROR":
                 spec.maxerror = int(value)
-            elif key == "ACCESS_KEY_ID":
-                spec.access_key = value
-            elif key == "SECRET_ACCESS_KEY":
-                spec.secret_key = value
-            elif key == "SESSION_TOKEN":
-                spec.session_token = value
-            continue
-        raise CopyError(f"the emulator does not know the COPY option {word!r}")
+        else:
+            raise CopyError(f"the emulator does not know the COPY option {word!r}")
+
+
+def _flag(spec: CopySpec, key: str) -> None:
+    spec.options[key] = True
+    if key == "MANIFEST":
+        spec.manifest = True
+    elif key in ("GZIP", "BZIP2"):
+        spec.compression = key
+    elif key == "NOLOAD":
+        spec.noload = True
 
 
 def _is_keyword(word: str) -> bool:

@@ -41,7 +41,7 @@ _INT_RANGES = {
 }
 _TRUE = {"t", "true", "1", "y", "yes"}
 _FALSE = {"f", "false", "0", "n", "no"}
-_EPOCH = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - Redshift's TIMESTAMP has no time zone
+_EPOCH = dt.datetime(1970, 1, 1)  # Redshift's TIMESTAMP has no time zone
 
 
 class LoadError(Exception):
@@ -261,12 +261,11 @@ def extract(value: Any, columns: Sequence[Column], options: Options) -> list[Any
 
 def _follow(value: Any, steps: tuple[str | int, ...]) -> Any:
     for step in steps:
-        if isinstance(step, int) and isinstance(value, list) and step < len(value):
-            value = value[step]
-        elif isinstance(step, str) and isinstance(value, dict) and step in value:
-            value = value[step]
-        else:
+        in_list = isinstance(step, int) and isinstance(value, list) and step < len(value)
+        in_object = isinstance(step, str) and isinstance(value, dict) and step in value
+        if not (in_list or in_object):
             return MISSING
+        value = value[step]
     return value
 
 
@@ -333,7 +332,7 @@ def _character(value: Any, column: Column, options: Options) -> str | None:
 def _integer(value: Any, column: Column) -> str:
     low, high, name = _INT_RANGES[column.type_name]
     raw = _text(value)
-    if isinstance(value, bool) or isinstance(value, float | dict | list):
+    if isinstance(value, bool | float | dict | list):
         raise LoadError(1207, f"Invalid digit, Value '{_first_bad_digit(raw)}', Pos 0, Type: {name}", column, raw)
     text = raw.strip() if isinstance(value, str) else raw
     digits = text[1:] if text[:1] in "+-" else text
@@ -354,7 +353,7 @@ def _first_bad_digit(text: str) -> str:
 
 def _float(value: Any, column: Column) -> str:
     raw = _text(value)
-    if isinstance(value, bool) or isinstance(value, dict | list):
+    if isinstance(value, bool | dict | list):
         raise LoadError(1208, "Invalid float value", column, raw)
     try:
         number = float(raw)
@@ -398,7 +397,7 @@ def _timestamp(value: Any, column: Column, options: Options) -> str:
     raw = _text(value)
     fmt = (options.timeformat or "").lower()
     if fmt in ("epochmillisecs", "epochsecs"):
-        if isinstance(value, bool) or isinstance(value, dict | list):
+        if isinstance(value, bool | dict | list):
             raise LoadError(1206, "Invalid timestamp format or value", column, raw)
         try:
             number = decimal.Decimal(raw.strip())

@@ -6,9 +6,12 @@ packets have no type byte. See PostgreSQL's "Frontend/Backend Protocol" chapter.
 
 from __future__ import annotations
 
-import socket
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104

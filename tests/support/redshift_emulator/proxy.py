@@ -117,13 +117,19 @@ class Emulator:
         self._acceptor.start()
         return self
 
-    def uri(self, database: str, user: str = "IAM:awsuser", password: str = "emulated", scheme: str = "redshift") -> str:
+    def uri(
+        self,
+        database: str,
+        user: str = "IAM:awsuser",
+        password: str = "emulated",  # noqa: S107 - the emulator accepts any password
+        scheme: str = "redshift",
+    ) -> str:
         """A connection URI for ``database`` through the emulator (``redshift://`` for Airflow)."""
         from urllib.parse import quote
 
         return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}/{database}"
 
-    def dsn(self, database: str, user: str = "IAM:awsuser", password: str = "emulated") -> str:
+    def dsn(self, database: str, user: str = "IAM:awsuser", password: str = "emulated") -> str:  # noqa: S107
         """A ``postgresql://`` URI through the emulator, for psycopg and libpq."""
         return self.uri(database, user, password, scheme="postgresql")
 
@@ -222,8 +228,8 @@ class Session:
 
     # -- startup ------------------------------------------------------------------------------------
 
-    def _startup(self) -> bool:
-        stream = protocol.Stream(self.client)
+    def _startup_packet(self, stream: protocol.Stream) -> bytes | None:
+        """The client's StartupMessage, after declining TLS; None for a cancel request (passed on)."""
         while True:
             payload = stream.read_startup()
             code = int.from_bytes(payload[:4], "big")
@@ -233,9 +239,15 @@ class Session:
             if code == protocol.CANCEL_REQUEST:
                 # the cancel key is the upstream's own (the client saw its BackendKeyData): pass it on
                 with socket.create_connection(self.emulator.upstream, timeout=10) as upstream:
-                    upstream.sendall(len(payload + b"    ").to_bytes(4, "big") + payload)
-                return False
-            break
+                    upstream.sendall((len(payload) + 4).to_bytes(4, "big") + payload)
+                return None
+            return payload
+
+    def _startup(self) -> bool:
+        stream = protocol.Stream(self.client)
+        payload = self._startup_packet(stream)
+        if payload is None:
+            return False
         version, params = protocol.startup_parameters(payload)
         user = params.get("user", "")
         self.database = params.get("database") or user
@@ -255,6 +267,10 @@ class Session:
         self.upstream.sendall(protocol.startup_packet(version, upstream_params))
         self._server = protocol.Stream(self.upstream)
         self._client_stream = stream
+        return self._relay_startup()
+
+    def _relay_startup(self) -> bool:
+        """The server's answers up to its first ReadyForQuery, noting the backend's pid on the way."""
         while True:
             kind, raw = self._server.read_message()
             if kind == ord("R") and int.from_bytes(raw[5:9], "big") != 0:
@@ -351,7 +367,9 @@ class Session:
         with self.emulator.system.connect(self.database) as conn:
             record.query_id = self.emulator.system.next_query_id(conn)
             try:
-                result = run_copy(spec, columns, table_columns, self.emulator.s3_endpoint, self.emulator.aws_keys, csv_path)
+                result = run_copy(
+                    spec, columns, table_columns, self.emulator.s3_endpoint, self.emulator.aws_keys, csv_path
+                )
             except CopyError as error:
                 self.emulator.system.record_copy(conn, **self._copy_facts(record, info, start), rows=0, rejected=[])
                 record.failed, record.error = True, str(error)
@@ -403,7 +421,8 @@ class Session:
             " order by a.attnum"
         )
         if error is not None:
-            return [], {}, raise_statement(error.get("M", "the emulator could not read the table"), sqlstate=error.get("C", "XX000"))
+            message = error.get("M", "the emulator could not read the table")
+            return [], {}, raise_statement(message, sqlstate=error.get("C", "XX000"))
         if not rows:
             return [], {}, raise_statement(f'relation "{spec.table_name}" does not exist', sqlstate="42P01")
         columns = [

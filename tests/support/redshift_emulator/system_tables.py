@@ -106,16 +106,13 @@ class SystemTables:
             with self.connect(database) as conn:
                 conn.execute("select pg_advisory_lock(hashtext('redshift_emulator install'))")
                 conn.execute(_DDL)
-                path = conn.execute(
-                    "select setting from pg_settings where name = 'search_path'"
-                ).fetchone()[0]
-                conn.execute(
-                    sql.SQL("alter database {} set search_path = {}").format(
-                        sql.Identifier(database), sql.SQL(f'"$user", public, {SCHEMA}')
+                path = conn.execute("select setting from pg_settings where name = 'search_path'").fetchone()[0]
+                if SCHEMA not in path:
+                    conn.execute(
+                        sql.SQL("alter database {} set search_path = {}").format(
+                            sql.Identifier(database), sql.SQL(f'"$user", public, {SCHEMA}')
+                        )
                     )
-                    if SCHEMA not in path
-                    else sql.SQL("select 1")
-                )
                 conn.execute("select pg_advisory_unlock(hashtext('redshift_emulator install'))")
             self._installed.add(database)
 

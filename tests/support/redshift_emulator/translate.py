@@ -19,7 +19,18 @@ from sqlglot.dialects.redshift import Redshift
 from sqlglot.tokens import Tokenizer, TokenType
 
 # A cheap first look: a statement without any of these words needs nothing from sqlglot at all.
-_CANDIDATE_WORDS = ("identity", "distkey", "sortkey", "diststyle", "encode", "interleaved", "backup", "copy", "vacuum", "analyze")
+_CANDIDATE_WORDS = (
+    "identity",
+    "distkey",
+    "sortkey",
+    "diststyle",
+    "encode",
+    "interleaved",
+    "backup",
+    "copy",
+    "vacuum",
+    "analyze",
+)
 
 
 class RedshiftEmulated(Redshift):
