@@ -366,3 +366,20 @@ def test_eight_sessions_copy_and_query_at_once(redshift_emulator, database, s3, 
     assert failures == []
     assert {w: r[:2] for w, r in results.items()} == {w: (w + 1, w + 1) for w in range(8)}
     assert len({r[2] for r in results.values()}) == 8  # each session sees its own last COPY
+
+
+def test_a_copy_run_again_and_again_reads_s3_each_time(redshift, redshift_emulator, s3, bucket):
+    """psycopg prepares a statement run five times; the sixth and later runs must still read S3 anew."""
+    redshift.execute("create table again (n int)")
+    statement = f"copy again from 's3://{bucket}/again/' iam_role '{ROLE}' json 'auto'"
+    counts = []
+    for run in range(1, 9):
+        put_lines(s3, bucket, "again/rows.json", [{"n": run}] * run)
+        with redshift.cursor() as cursor:
+            cursor.execute(statement)
+            counts.append(cursor.rowcount)
+    assert counts == list(range(1, 9))
+    assert redshift.execute("select n, count(*) from again group by n order by n").fetchall() == [
+        (run, run) for run in range(1, 9)
+    ]
+    assert len([c for c in redshift_emulator.copies if c.source == f"s3://{bucket}/again/"]) == 8

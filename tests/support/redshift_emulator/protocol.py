@@ -140,6 +140,18 @@ class Parse:
         return message(b"P", self.name + b"\x00" + sql.encode("utf-8", errors="surrogateescape") + b"\x00" + self.rest)
 
 
+def bind_statement(raw: bytes) -> bytes:
+    """The prepared statement's name in a Bind ('B') message (after the portal's name)."""
+    payload = raw[5:]
+    portal_end = payload.index(b"\x00")
+    return payload[portal_end + 1 : payload.index(b"\x00", portal_end + 1)]
+
+
+def close_statement(name: bytes) -> bytes:
+    """A Close ('C') message for the prepared statement ``name``."""
+    return message(b"C", b"S" + name + b"\x00")
+
+
 def data_row(raw: bytes) -> list[str | None]:
     (count,) = struct.unpack_from("!H", raw, 5)
     offset, values = 7, []

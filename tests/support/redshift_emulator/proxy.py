@@ -192,6 +192,9 @@ class Session:
         self._relay: threading.Thread | None = None
         self._main = threading.current_thread()
         self._files: list[Path] = []
+        self._prepared_copies: dict[bytes, protocol.Parse] = {}  # named statements that are COPYs from S3
+        self._just_parsed: set[bytes] = set()
+        self._swallow: deque[int] = deque()  # answers to the emulator's own Close/Parse, kept from the client
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -304,6 +307,13 @@ class Session:
                     parse = protocol.Parse.read(raw)
                     new_sql = self._rewrite(parse.sql, "extended", flush=out)
                     raw = raw if new_sql is None else parse.encode(new_sql)
+                    if parse.name:
+                        self._prepared_copies.pop(parse.name, None)
+                        if new_sql is not None and any(p.copy is not None for p in translate(parse.sql)):
+                            self._prepared_copies[parse.name] = parse
+                            self._just_parsed.add(parse.name)  # its first Bind runs what was just parsed
+                elif kind == ord("B") and self._prepared_copies:
+                    raw = self._rebind(raw, out)
                 elif kind in (ord("S"), ord("F")):
                     self._expect_answer()
                 out += raw
@@ -311,6 +321,29 @@ class Session:
                     self.upstream.sendall(out)
                     return
             self.upstream.sendall(out)
+
+    def _rebind(self, raw: bytes, out: bytearray) -> bytes:
+        """A Bind of a prepared COPY from S3 runs the COPY again, from S3 as it is now.
+
+        psycopg prepares a statement it has run five times; its later runs send only Bind and Execute,
+        which would replay the first run's file. The statement is closed and parsed again (the answers
+        to both are kept from the client) with a fresh translation, then bound as the client asked.
+        """
+        name = protocol.bind_statement(raw)
+        parse = self._prepared_copies.get(name)
+        if parse is None or name in self._just_parsed:
+            self._just_parsed.discard(name)
+            return raw
+        self.emulator._record(ReceivedStatement(self.id, "extended", parse.sql, True))
+        pieces = translate(parse.sql)
+        if out:
+            assert self.upstream is not None
+            self.upstream.sendall(out)
+            out.clear()
+        new_sql = "; ".join(self._safe_copy(p.copy) if p.copy is not None else p.original for p in pieces)
+        with self._owners_lock:
+            self._swallow.extend((ord("3"), ord("1")))  # CloseComplete, ParseComplete
+        return protocol.close_statement(name) + parse.encode(new_sql) + raw
 
     def _expect_answer(self) -> None:
         with self._owners_lock:
@@ -331,16 +364,21 @@ class Session:
         texts = []
         for piece in pieces:
             if piece.copy is not None:
-                try:
-                    texts.append(self._copy(piece.copy))
-                except Exception as error:  # the session lives on: the client sees the failure as an error
-                    log.exception("redshift emulator: COPY failed in the emulator itself")
-                    texts.append(raise_statement(f"redshift emulator: COPY failed: {type(error).__name__}"))
+                texts.append(self._safe_copy(piece.copy))
             else:
                 texts.append(piece.replacement or piece.original.rstrip().rstrip(";"))
         return texts[0] if len(texts) == 1 else "; ".join(texts)
 
     # -- COPY from S3 -------------------------------------------------------------------------------
+
+    def _safe_copy(self, tree: exp.Copy) -> str:
+        try:
+            return self._copy(tree)
+        except protocol.Closed:
+            raise
+        except Exception as error:  # the session lives on: the client sees the failure as an error
+            log.exception("redshift emulator: COPY failed in the emulator itself")
+            return raise_statement(f"redshift emulator: COPY failed: {type(error).__name__}")
 
     def _copy(self, tree: exp.Copy) -> str:
         start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -442,6 +480,8 @@ class Session:
         rows, error = [], None
         while True:
             kind, raw = answers.get(timeout=120)
+            if kind == 0:
+                raise protocol.Closed
             if kind == ord("D"):
                 rows.append(protocol.data_row(raw))
             elif kind == ord("E"):
@@ -456,19 +496,35 @@ class Session:
             while True:
                 out = bytearray()
                 for kind, raw in self._server.read_batch():
-                    with self._owners_lock:
-                        owner = self._owners[0] if self._owners else _CLIENT
-                        # notices, parameter changes and notifications always belong to the client
-                        mine = owner is not _CLIENT and kind not in (ord("N"), ord("S"), ord("A"))
-                        if kind == ord("Z") and self._owners:
-                            self._owners.popleft()
-                    if mine:
-                        owner.put((kind, raw))
-                    else:
+                    owner = self._owner_of(kind)
+                    if owner is _CLIENT:
                         out += raw
+                    elif owner is not None:
+                        owner.put((kind, raw))
                 if out:
                     self.client.sendall(out)
         except (protocol.Closed, OSError):
             pass
         finally:
             self.close()
+            with self._owners_lock:
+                waiting = [owner for owner in self._owners if owner is not _CLIENT]
+            for owner in waiting:
+                owner.put((0, b""))  # wakes an injected query's wait: the session is gone
+
+    def _owner_of(self, kind: int) -> Any:
+        """Who gets this server message: _CLIENT, an injected query's queue, or None (dropped)."""
+        with self._owners_lock:
+            if self._swallow:
+                if kind == self._swallow[0]:
+                    self._swallow.popleft()
+                    return None
+                if kind == ord("E"):
+                    self._swallow.clear()  # the server skips the rest until Sync
+            owner = self._owners[0] if self._owners else _CLIENT
+            if kind == ord("Z") and self._owners:
+                self._owners.popleft()
+        # notices, parameter changes and notifications always belong to the client
+        if kind in (ord("N"), ord("S"), ord("A")):
+            return _CLIENT
+        return owner
