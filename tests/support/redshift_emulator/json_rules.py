@@ -44,6 +44,16 @@ _FALSE = {"f", "false", "0", "n", "no"}
 _EPOCH = dt.datetime(1970, 1, 1)  # Redshift's TIMESTAMP has no time zone
 
 
+class JsonNumber(str):
+    """A JSON number kept as the text the file holds, as Redshift loads a number into a VARCHAR."""
+
+    __slots__ = ()
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str) and not isinstance(value, JsonNumber)
+
+
 class LoadError(Exception):
     """One record that cannot be loaded, described as ``stl_load_errors`` describes it."""
 
@@ -132,7 +142,7 @@ def records(text: str) -> Iterator[Record]:
 
     After a syntax error, reading resumes on the next line, so one bad line costs one record.
     """
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=JsonNumber, parse_float=JsonNumber)
     position, length = 0, len(text)
     line_starts = _line_starts(text)
     while True:
@@ -281,7 +291,7 @@ def convert(value: Any, column: Column, options: Options) -> str | None:
     if kind in ("varchar", "bpchar", "text"):
         return _character(value, column, options)
     # COPY loads an empty field of a non-character type as NULL; a blank one too with BLANKSASNULL
-    if isinstance(value, str) and (value == "" or (options.blanks_as_null and value.strip() == "")):
+    if _is_string(value) and (value == "" or (options.blanks_as_null and value.strip() == "")):
         return _null(column, value)
     if kind in _INT_RANGES:
         return _integer(value, column)
@@ -305,11 +315,22 @@ def _null(column: Column, raw: str) -> None:
 
 
 def _text(value: Any) -> str:
+    """A value as text: a string as itself, a number as written in the file, nested values as JSON."""
     if isinstance(value, str):
-        return value
+        return str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if _is_string(value) else _text(value)
 
 
 def _character(value: Any, column: Column, options: Options) -> str | None:
@@ -332,9 +353,9 @@ def _character(value: Any, column: Column, options: Options) -> str | None:
 def _integer(value: Any, column: Column) -> str:
     low, high, name = _INT_RANGES[column.type_name]
     raw = _text(value)
-    if isinstance(value, bool | float | dict | list):
+    if isinstance(value, bool | dict | list):
         raise LoadError(1207, f"Invalid digit, Value '{_first_bad_digit(raw)}', Pos 0, Type: {name}", column, raw)
-    text = raw.strip() if isinstance(value, str) else raw
+    text = raw.strip() if _is_string(value) else raw
     digits = text[1:] if text[:1] in "+-" else text
     if not digits.isdigit() or not digits.isascii():
         raise LoadError(1207, f"Invalid digit, Value '{_first_bad_digit(text)}', Pos 0, Type: {name}", column, raw)
@@ -409,7 +430,7 @@ def _timestamp(value: Any, column: Column, options: Options) -> str:
         except OverflowError:
             raise LoadError(1206, "Invalid timestamp format or value", column, raw) from None
         return moment.isoformat(sep=" ") + ("+00" if column.type_name == "timestamptz" else "")
-    if not isinstance(value, str):
+    if not _is_string(value):
         raise LoadError(1206, "Invalid timestamp format or value", column, raw)
     try:
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -422,7 +443,7 @@ def _timestamp(value: Any, column: Column, options: Options) -> str:
 
 def _date(value: Any, column: Column, options: Options) -> str:
     raw = _text(value)
-    if not isinstance(value, str):
+    if not _is_string(value):
         raise LoadError(1205, "Invalid date format", column, raw)
     try:
         return dt.date.fromisoformat(value.strip()[:10]).isoformat()
