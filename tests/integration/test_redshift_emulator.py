@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import threading
 import uuid
 from urllib.parse import urlsplit
@@ -383,3 +384,52 @@ def test_a_copy_run_again_and_again_reads_s3_each_time(redshift, redshift_emulat
         (run, run) for run in range(1, 9)
     ]
     assert len([c for c in redshift_emulator.copies if c.source == f"s3://{bucket}/again/"]) == 8
+
+
+def test_maintenance_statements_run_outside_a_transaction_as_on_redshift(redshift_emulator, database):
+    with psycopg.connect(redshift_emulator.dsn(database), autocommit=True) as conn:
+        conn.execute("create table facts (a int) diststyle even sortkey (a)")
+        conn.execute("vacuum sort only facts to 75 percent")
+        assert conn.execute("analyze compression facts").fetchall() == []
+        conn.execute("alter table facts alter diststyle all")
+    with psycopg.connect(redshift_emulator.dsn(database)) as conn:
+        conn.execute("select 1")  # psycopg has opened a transaction
+        with pytest.raises(psycopg.errors.ActiveSqlTransaction):
+            conn.execute("vacuum facts")
+
+
+def test_copy_into_a_missing_table_or_column_fails_as_postgresql_would(redshift, s3, bucket):
+    put_lines(s3, bucket, "m/rows.json", [{"n": 1}])
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        redshift.execute(f"copy nowhere from 's3://{bucket}/m/' iam_role '{ROLE}' json 'auto'")
+    redshift.rollback()
+    redshift.execute("create table somewhere (n int)")
+    with pytest.raises(psycopg.errors.UndefinedColumn):
+        redshift.execute(f"copy somewhere (n, nope) from 's3://{bucket}/m/' iam_role '{ROLE}' json 'auto'")
+
+
+def test_gzip_objects_are_read_when_the_copy_says_gzip(redshift, s3, bucket):
+    import gzip
+
+    body = gzip.compress("\n".join(json.dumps({"n": n}) for n in range(5)).encode())
+    s3.put_object(Bucket=bucket, Key="z/rows.json.gz", Body=body)
+    redshift.execute("create table zipped (n int)")
+    redshift.execute(f"copy zipped from 's3://{bucket}/z/' iam_role '{ROLE}' json 'auto' gzip")
+    assert redshift.execute("select sum(n) from zipped").fetchone() == (10,)
+
+
+def test_a_client_in_another_process_talks_to_it_too(redshift_emulator, database):
+    """psql in a subprocess, as Airflow's CLI and workers connect: several statements in one message."""
+    result = subprocess.run(
+        [
+            "psql",
+            redshift_emulator.dsn(database, user="IAM:awsuser", password="from-get-cluster-credentials"),
+            "-tAc",
+            "create table other (a int) diststyle all sortkey (a); insert into other values (7); select a from other",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.split()[-1:]) == (0, ["7"]), result.stderr
