@@ -433,3 +433,14 @@ def test_a_client_in_another_process_talks_to_it_too(redshift_emulator, database
         check=False,
     )
     assert (result.returncode, result.stdout.split()[-1:]) == (0, ["7"]), result.stderr
+
+
+def test_the_last_copy_belongs_to_its_session(redshift_emulator, database, s3, bucket):
+    put_lines(s3, bucket, "own/rows.json", [{"n": 1}, {"n": 2}])
+    with psycopg.connect(redshift_emulator.dsn(database), autocommit=True) as first:
+        first.execute("create table own (n int)")
+        first.execute(f"copy own from 's3://{bucket}/own/' iam_role '{ROLE}' json 'auto'")
+        copied = first.execute("select pg_last_copy_id(), pg_last_copy_count()").fetchone()
+        with psycopg.connect(redshift_emulator.dsn(database)) as second:
+            assert second.execute("select pg_last_copy_id(), pg_last_copy_count()").fetchone() == (-1, 0)
+    assert copied == (redshift_emulator.copies[-1].query_id, 2)

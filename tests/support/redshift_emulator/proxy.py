@@ -281,9 +281,6 @@ class Session:
                 return False
             if kind == ord("K"):
                 self.pid = protocol.backend_pid(raw)
-            if kind == ord("Z"):
-                with contextlib.suppress(Exception):
-                    self.emulator.system.new_session(self.database, self.pid)
             self.client.sendall(raw)
             if kind == ord("E"):
                 return False
@@ -445,6 +442,7 @@ class Session:
             "database": self.database,
             "table_oid": info.get("oid"),
             "transaction_id": info.get("xid"),
+            "backend_start": info.get("backend_start"),
             "start_time": start,
         }
 
@@ -453,7 +451,7 @@ class Session:
         name = exp.Literal.string(spec.table.sql(dialect="postgres")).sql(dialect="postgres")
         rows, error = self._inject(
             "select c.oid, a.attname, t.typname, a.atttypmod, a.attnotnull, a.atthasdef,"
-            " txid_current_if_assigned()"
+            " txid_current_if_assigned(), (select backend_start from pg_stat_activity where pid = pg_backend_pid())"
             " from pg_attribute a join pg_type t on t.oid = a.atttypid join pg_class c on c.oid = a.attrelid"
             f" where a.attrelid = to_regclass({name}) and a.attnum > 0 and not a.attisdropped"
             " order by a.attnum"
@@ -468,7 +466,8 @@ class Session:
             for r in rows
         ]
         xid = rows[0][6]
-        return columns, {"oid": int(rows[0][0]), "xid": int(xid) if xid else None}, None
+        facts = {"oid": int(rows[0][0]), "xid": int(xid) if xid else None, "backend_start": rows[0][7]}
+        return columns, facts, None
 
     def _inject(self, sql: str) -> tuple[list[list[str | None]], dict[str, str] | None]:
         """Run a query of the emulator's own in the client's session, its answer kept from the client."""

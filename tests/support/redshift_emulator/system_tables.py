@@ -68,14 +68,22 @@ create table if not exists {SCHEMA}.sys_load_error_detail (
 );
 create table if not exists {SCHEMA}.session_copies (
     pid integer primary key,
+    backend_start timestamptz not null,
     query_id bigint not null,
     row_count bigint not null
 );
+create or replace function {SCHEMA}.this_session() returns setof {SCHEMA}.session_copies
+language sql stable as $$
+    -- a pid is reused by later sessions: the backend's start time tells this session's row apart
+    select c.* from {SCHEMA}.session_copies as c
+    join pg_stat_activity as a on a.pid = c.pid and a.backend_start = c.backend_start
+    where c.pid = pg_backend_pid()
+$$;
 create or replace function {SCHEMA}.pg_last_copy_id() returns integer language sql stable as $$
-    select coalesce((select query_id::integer from {SCHEMA}.session_copies where pid = pg_backend_pid()), -1)
+    select coalesce((select query_id::integer from {SCHEMA}.this_session()), -1)
 $$;
 create or replace function {SCHEMA}.pg_last_copy_count() returns bigint language sql stable as $$
-    select coalesce((select row_count from {SCHEMA}.session_copies where pid = pg_backend_pid()), 0)
+    select coalesce((select row_count from {SCHEMA}.this_session()), 0)
 $$;
 """
 
@@ -116,11 +124,6 @@ class SystemTables:
                 conn.execute("select pg_advisory_unlock(hashtext('redshift_emulator install'))")
             self._installed.add(database)
 
-    def new_session(self, database: str, pid: int) -> None:
-        """A new session has no last COPY (the pid may be one an ended session used before)."""
-        with self.connect(database) as conn:
-            conn.execute(f"delete from {SCHEMA}.session_copies where pid = %s", (pid,))
-
     def next_query_id(self, conn: psycopg.Connection) -> int:
         return conn.execute(f"select nextval('{SCHEMA}.query_ids')").fetchone()[0]
 
@@ -129,6 +132,7 @@ class SystemTables:
         conn: psycopg.Connection,
         *,
         pid: int,
+        backend_start: dt.datetime | None,
         query_id: int,
         rows: int,
         database: str,
@@ -139,9 +143,10 @@ class SystemTables:
     ) -> None:
         """Remember the session's last COPY and write one row per rejected record to both tables."""
         conn.execute(
-            f"insert into {SCHEMA}.session_copies (pid, query_id, row_count) values (%s, %s, %s)"
-            " on conflict (pid) do update set query_id = excluded.query_id, row_count = excluded.row_count",
-            (pid, query_id, rows),
+            f"insert into {SCHEMA}.session_copies (pid, backend_start, query_id, row_count)"
+            " values (%s, coalesce(%s, now()), %s, %s) on conflict (pid) do update"
+            " set backend_start = excluded.backend_start, query_id = excluded.query_id, row_count = excluded.row_count",
+            (pid, backend_start, query_id, rows),
         )
         for reject in rejected:
             error, column = reject.error, reject.error.column
