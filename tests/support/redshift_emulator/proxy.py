@@ -165,6 +165,8 @@ class Emulator:
         """Stop accepting, end every session, and remove the emulator's files."""
         self._stopping.set()
         with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in progress (close alone does not)
+        with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             sessions = list(self._sessions)
