@@ -232,6 +232,8 @@ def test_a_bad_record_fails_the_copy_and_is_named_in_the_load_error_tables(redsh
             " timeformat 'epochmillisecs' maxerror 0"
         )
     assert failure.value.diag.message_primary == LOAD_FAILED.format("events")
+    assert "code:      1207" in failure.value.diag.message_detail
+    assert failure.value.diag.context is None  # no trace of how the emulator raised it
     redshift.rollback()
 
     # after the rollback, on the same connection, as the pipeline reads it on Redshift

@@ -175,6 +175,12 @@ def error_fields(raw: bytes) -> dict[str, str]:
     return fields
 
 
+def error_message(kind: bytes, fields: dict[str, str]) -> bytes:
+    """An ErrorResponse or NoticeResponse made of these fields."""
+    body = b"".join(key.encode() + value.encode() + b"\x00" for key, value in fields.items())
+    return message(kind, body + b"\x00")
+
+
 def error_response(text: str, code: str = "08004") -> bytes:
     body = b"SFATAL\x00VFATAL\x00C" + code.encode() + b"\x00M" + text.encode() + b"\x00\x00"
     return message(b"E", body)

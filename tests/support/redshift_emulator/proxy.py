@@ -197,6 +197,7 @@ class Session:
         self._prepared_copies: dict[bytes, protocol.Parse] = {}  # named statements that are COPYs from S3
         self._just_parsed: set[bytes] = set()
         self._swallow: deque[int] = deque()  # answers to the emulator's own Close/Parse, kept from the client
+        self._raised: set[str] = set()  # messages of errors the emulator raises in the client's place
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -377,14 +378,14 @@ class Session:
             raise
         except Exception as error:  # the session lives on: the client sees the failure as an error
             log.exception("redshift emulator: COPY failed in the emulator itself")
-            return raise_statement(f"redshift emulator: COPY failed: {type(error).__name__}")
+            return self._raise(f"redshift emulator: COPY failed: {type(error).__name__}")
 
     def _copy(self, tree: exp.Copy) -> str:
         start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         try:
             spec = copy_spec(tree)
         except (CopyError, ValueError) as error:
-            return raise_statement(str(error))
+            return self._raise(str(error))
         table_columns, info, failure = self._table_columns(spec)
         if failure is not None:
             return failure
@@ -394,7 +395,7 @@ class Session:
             by_name = {c.name: c for c in table_columns}
             missing = [name for name in spec.columns if name not in by_name]
             if missing:
-                return raise_statement(
+                return self._raise(
                     f'column "{missing[0]}" of relation "{spec.table_name}" does not exist', sqlstate="42703"
                 )
             columns = [by_name[name] for name in spec.columns]
@@ -411,7 +412,7 @@ class Session:
                 self.emulator.system.record_copy(conn, **self._copy_facts(record, info, start), rows=0, rejected=[])
                 record.failed, record.error = True, str(error)
                 self.emulator._record_copy(record)
-                return raise_statement(str(error))
+                return self._raise(str(error))
             csv_path.chmod(0o644)
             record.objects, record.rows, record.rejected = result.objects, result.rows, len(result.rejected)
             record.failed = result.failed
@@ -420,22 +421,31 @@ class Session:
             )
         self.emulator._record_copy(record)
         if result.failed:
-            first = result.rejected[-1]
+            last = result.rejected[-1]  # the record that went past MAXERROR
             message = (
                 f"Load into table '{spec.table_name}' failed.  Check 'sys_load_error_detail' system table for details."
             )
+            # laid out as Redshift's DETAIL block is
+            rule = "-" * 47
             detail = (
-                f"error: {message}\ncode: {first.error.code}\ncontext: {first.error.reason}\n"
-                f"query: {record.query_id}\nlocation: {first.file} line {first.line_number}"
+                f"\n  {rule}\n  error:  {last.error.reason}\n  code:      {last.error.code}\n"
+                f"  context:   {last.error.raw_value[:200]}\n  query:     {record.query_id}\n"
+                f"  location:  {last.file} line {last.line_number}\n  process:   redshift-emulator\n  {rule}\n"
             )
             record.error = message
-            return raise_statement(message, detail)
+            return self._raise(message, detail)
         return exp.Copy(
             this=exp.Schema(this=spec.table.copy(), expressions=[exp.to_identifier(c.name) for c in columns]),
             kind=True,
             files=[exp.Literal.string(str(csv_path))],
             params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("csv"))],
         ).sql(dialect="postgres")
+
+    def _raise(self, message: str, detail: str | None = None, sqlstate: str = "XX000") -> str:
+        """A statement failing with this error; the relay strips PL/pgSQL's context line from it."""
+        with self._owners_lock:
+            self._raised.add(message)
+        return raise_statement(message, detail, sqlstate)
 
     def _copy_facts(self, record: CopyRecord, info: dict[str, Any], start: dt.datetime) -> dict[str, Any]:
         return {
@@ -460,9 +470,9 @@ class Session:
         )
         if error is not None:
             message = error.get("M", "the emulator could not read the table")
-            return [], {}, raise_statement(message, sqlstate=error.get("C", "XX000"))
+            return [], {}, self._raise(message, sqlstate=error.get("C", "XX000"))
         if not rows:
-            return [], {}, raise_statement(f'relation "{spec.table_name}" does not exist', sqlstate="42P01")
+            return [], {}, self._raise(f'relation "{spec.table_name}" does not exist', sqlstate="42P01")
         columns = [
             Column(name=r[1], type_name=r[2], type_mod=int(r[3]), not_null=r[4] == "t", has_default=r[5] == "t")
             for r in rows
@@ -499,7 +509,7 @@ class Session:
                 for kind, raw in self._server.read_batch():
                     owner = self._owner_of(kind)
                     if owner is _CLIENT:
-                        out += raw
+                        out += self._as_redshift_error(raw) if kind == ord("E") and self._raised else raw
                     elif owner is not None:
                         owner.put((kind, raw))
                 if out:
@@ -512,6 +522,15 @@ class Session:
                 waiting = [owner for owner in self._owners if owner is not _CLIENT]
             for owner in waiting:
                 owner.put((0, b""))  # wakes an injected query's wait: the session is gone
+
+    def _as_redshift_error(self, raw: bytes) -> bytes:
+        """An error the emulator raised, without the PL/pgSQL context Redshift would not show."""
+        fields = protocol.error_fields(raw)
+        with self._owners_lock:
+            if fields.get("M") not in self._raised:
+                return raw
+            self._raised.discard(fields["M"])
+        return protocol.error_message(b"E", {k: v for k, v in fields.items() if k not in "Wpq"})
 
     def _owner_of(self, kind: int) -> Any:
         """Who gets this server message: _CLIENT, an injected query's queue, or None (dropped)."""
