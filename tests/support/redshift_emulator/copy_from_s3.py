@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from .json_rules import Column, CopyError, LoadError, Options, convert_row, extr
 
 if TYPE_CHECKING:
     import io
+    from collections.abc import Iterator
     from pathlib import Path
 
 # Options that take a value, and options that are a single word (the value-less ones).
@@ -240,16 +242,6 @@ class S3Reader:
         bucket, key = _split_s3(uri)
         return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
-    def exists(self, uri: str) -> bool:
-        bucket, key = _split_s3(uri)
-        try:
-            self.client.head_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
-
     def under_prefix(self, uri: str) -> list[str]:
         """Every object whose key starts with the prefix, as Redshift reads a prefix."""
         bucket, prefix = _split_s3(uri)
@@ -259,12 +251,13 @@ class S3Reader:
         return found
 
 
-def objects_to_load(reader: S3Reader, spec: CopySpec) -> list[str]:
+def objects_to_load(reader: S3Reader, spec: CopySpec) -> list[tuple[str, bool]]:
+    """The objects the COPY names, each with whether it must exist (a manifest's ``mandatory``)."""
     if not spec.manifest:
         found = reader.under_prefix(spec.source)
         if not found:
             raise CopyError(f"The specified S3 prefix '{spec.source}' does not exist")
-        return found
+        return [(uri, True) for uri in found]
     try:
         manifest = json.loads(reader.read(spec.source))
     except json.JSONDecodeError as error:
@@ -272,16 +265,38 @@ def objects_to_load(reader: S3Reader, spec: CopySpec) -> list[str]:
     entries = manifest.get("entries") if isinstance(manifest, dict) else None
     if not isinstance(entries, list):
         raise CopyError(f"Manifest {spec.source} has no 'entries' list")
-    found = []
+    named = []
     for entry in entries:
         url = entry.get("url", "") if isinstance(entry, dict) else ""
         if not url.startswith("s3://"):
             raise CopyError(f"Manifest {spec.source}: entry {entry!r} has no s3:// url")
-        if reader.exists(url):
-            found.append(url)
-        elif entry.get("mandatory", False):
-            raise CopyError(f"Manifest file is missing mandatory entry '{url}'")
-    return found
+        named.append((url, bool(entry.get("mandatory", False))))
+    return named
+
+
+def fetched(reader: S3Reader, named: list[tuple[str, bool]]) -> Iterator[tuple[str, bytes]]:
+    """The objects' bodies in the order named, read a few at a time in parallel, as Redshift's slices do.
+
+    A missing optional object is skipped; a missing mandatory one fails the COPY.
+    """
+
+    def get(item: tuple[str, bool]) -> bytes | None:
+        uri, mandatory = item
+        try:
+            return reader.read(uri)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            if mandatory:
+                raise CopyError(f"Manifest file is missing mandatory entry '{uri}'") from None
+            return None
+
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="redshift-emulator-s3") as pool:
+        for start in range(0, len(named), 32):
+            batch = named[start : start + 32]
+            for (uri, _), body in zip(batch, pool.map(get, batch), strict=True):
+                if body is not None:
+                    yield uri, body
 
 
 def _decode(spec: CopySpec, body: bytes) -> str:
@@ -341,14 +356,16 @@ def _run_copy(
     spec: CopySpec, columns: list[Column], table_columns: list[Column], reader: S3Reader, csv_path: Path
 ) -> CopyResult:
     options = options_for(spec, reader, len(columns))
-    objects = objects_to_load(reader, spec)
+    named = objects_to_load(reader, spec)
+    objects: list[str] = []
     listed = {c.name for c in columns}
     unfilled = [c for c in table_columns if c.name not in listed and c.not_null and not c.has_default]
     rows, rejected = 0, []
     with csv_path.open("w", newline="", encoding="utf-8") as out:
         writer = _CsvWriter(out)
-        for uri in objects:
-            text = _decode(spec, reader.read(uri))
+        for uri, body in fetched(reader, named):
+            objects.append(uri)
+            text = _decode(spec, body)
             for record in records(text):
                 try:
                     if record.invalid:
