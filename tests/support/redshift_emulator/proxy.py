@@ -434,8 +434,9 @@ class Session:
             )
             record.error = message
             return self._raise(message, detail)
+        names = [exp.to_identifier(c.name, quoted=True) for c in columns]  # exactly as the catalog has them
         return exp.Copy(
-            this=exp.Schema(this=spec.table.copy(), expressions=[exp.to_identifier(c.name) for c in columns]),
+            this=exp.Schema(this=spec.table.copy(), expressions=names),
             kind=True,
             files=[exp.Literal.string(str(csv_path))],
             params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("csv"))],
