@@ -142,3 +142,16 @@ def demo_bucket(s3_endpoint: str, demo_source: Path) -> str:
     """The generated data set, uploaded to the emulator."""
     upload_folder(s3_endpoint, demo_source, "sparkify-demo", "raw")
     return "s3://sparkify-demo/raw"
+
+
+@pytest.fixture(scope="session")
+def redshift_emulator(postgres_server: str, s3_endpoint: str):
+    """Redshift, emulated by a wire-protocol proxy in front of the project's PostgreSQL (see
+    tests/support/redshift_emulator). Connect through ``redshift_emulator.uri(database)``."""
+    from urllib.parse import urlsplit
+
+    from support.redshift_emulator import start_redshift_emulator
+
+    server = urlsplit(postgres_server)
+    with start_redshift_emulator(server.hostname, server.port, s3_endpoint) as emulator:
+        yield emulator
