@@ -145,6 +145,7 @@ with DAG(
         source=SOURCE,
         workspace=WORKSPACE,
         daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
+        time_column="ts",
         json_format="log_json_path.json",
         outlets=[asset("staging_events")],
     )

@@ -15,16 +15,20 @@ objects that belong to no day are seen too. Every object of a window day is stag
 extension (Firehose writes none), except hidden and marker files (names starting with ``.`` or ``_``,
 such as ``_SUCCESS``). What is left out is never silent: :meth:`DayListing.report` gives one warning line
 for the skipped objects (with the reason) and one for the days without any object.
+
+``margin_days`` also lists the days around the window (not reported when empty): an event filed under
+the day before or after its own (a late event around midnight, a producer's clock) is then staged before
+any window that holds its ``ts`` is loaded, whatever order the runs come in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Iterator
 
     from sparkify.sources import Source, SourceObject
@@ -88,7 +92,11 @@ class DayListing:
     source: Source
     daily_key: str
     window: Window
+    margin_days: int = 0
     days: list[dt.date] = field(init=False)
+    listed_days: list[dt.date] = field(init=False)
+    #: the day of every object yielded, by key
+    day_of: dict[str, dt.date] = field(default_factory=dict)
     objects_listed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     skipped_count: int = 0
@@ -96,13 +104,16 @@ class DayListing:
 
     def __post_init__(self) -> None:
         self.days = list(self.window.days())
+        first = self.days[0] - dt.timedelta(days=self.margin_days)
+        count = len(self.days) + 2 * self.margin_days
+        self.listed_days = [first + dt.timedelta(days=n) for n in range(count)]
         self._day_pattern = day_prefix_pattern(self.daily_key)
         self._day_regex = _pattern_regex(self._day_pattern)
 
     def folders(self) -> list[str]:
         """The folders holding the window's day prefixes, each once, in day order."""
         folders: dict[str, None] = {}
-        for day in self.days:
+        for day in self.listed_days:
             prefix = day.strftime(self._day_pattern)
             folders.setdefault(prefix[: prefix.rfind("/") + 1], None)
         return list(folders)
@@ -113,7 +124,7 @@ class DayListing:
             self.skipped.append((key, reason))
 
     def __iter__(self) -> Iterator[SourceObject]:
-        wanted = {day.strftime(self._day_pattern): day for day in self.days}
+        wanted = {day.strftime(self._day_pattern): day for day in self.listed_days}
         found: set[dt.date] = set()
         for folder in self.folders():
             for obj in self.source.list(folder, suffix=""):
@@ -131,6 +142,7 @@ class DayListing:
                     self._skip(obj.key, HIDDEN)
                     continue
                 found.add(day)
+                self.day_of[obj.key] = day
                 yield obj
         self.missing_days = [day for day in self.days if day not in found]
 

@@ -53,8 +53,11 @@ def test_an_hourly_fact_load_takes_only_its_hour(dag, demo_source, db) -> None:
         expected
     )
     assert rows(db, "select count(*) from songplays")[0][0] == len(expected)
-    # staging kept the whole day file, so a later hour of the same day needs no new staging
-    assert rows(db, "select count(distinct _source_key) from staging_events")[0][0] == 1
+    # staging kept the whole day file, and the files of the days around it (an event filed under the
+    # neighbouring day is staged before its own window loads), so a later hour needs no new staging
+    assert rows(db, "select distinct _source_key from staging_events order by 1") == [
+        (f"log_data/2018/11/2018-11-0{d}-events.json",) for d in (1, 2, 3)
+    ]
 
 
 def test_reprocessing_an_old_hour_never_rolls_a_user_back(dag, demo_source, db) -> None:
@@ -66,7 +69,9 @@ def test_reprocessing_an_old_hour_never_rolls_a_user_back(dag, demo_source, db) 
     run_window(dag, DAY, DAY + dt.timedelta(hours=23), demo_source)
     run_window(dag, *HOURS[0], demo_source)  # an old hour, again
 
-    latest = oracle.users(history, history)
+    # a user is described by their latest staged event: the day's runs also stage the days around it
+    staged = oracle.events(demo_source, {DAY.date() + dt.timedelta(days=d) for d in (-1, 0, 1)})
+    latest = oracle.users(history, staged)
     loaded = dict(rows(db, "select user_id, level from users"))
     assert loaded == {uid: attrs[3] for uid, attrs in latest.items()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sparkify.day_listing import DayListing
@@ -10,6 +11,7 @@ from sparkify.operators.base import WarehouseOperator
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.sources import open_source
 from sparkify.staging.request import StageOptions, StageRequest
+from sparkify.staging_audit import check_staged_days
 from sparkify.window import resolve_window
 
 if TYPE_CHECKING:
@@ -37,6 +39,12 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param daily_key: stage the objects of each day of the window: every object whose key starts with
         this pattern cut after its day field (see ``sparkify.day_listing``); objects left out and days
         without objects are logged in one warning line each.
+    :param time_column: with ``daily_key``, the column that places a row in a window (``ts``): after
+        staging, the window's day files are refused if a row has none or one more than
+        ``margin_days`` from its file's day (no window would load it), or if rows the ledger recorded
+        have vanished (see ``sparkify.staging_audit``).
+    :param margin_days: with ``daily_key``, also stage the files of this many days before and after the
+        window, so that an event filed under a neighbouring day is staged before its window is loaded.
     :param redshift_conn_id: the warehouse connection.
     :param aws_conn_id: the AWS connection for ``s3://`` sources (``endpoint_url`` in its extra for an
         S3-compatible store; ``region_name`` for Redshift's COPY).
@@ -63,6 +71,8 @@ class StageToRedshiftOperator(WarehouseOperator):
         json_format: str = "auto",
         prefix: str | None = None,
         daily_key: str | None = None,
+        time_column: str | None = None,
+        margin_days: int = 1,
         aws_conn_id: str | None = "aws_default",
         copy_options: Sequence[str] = DEFAULT_COPY_OPTIONS,
         max_workers: int = 8,
@@ -86,6 +96,11 @@ class StageToRedshiftOperator(WarehouseOperator):
         self.json_format = json_format
         self.prefix = prefix
         self.daily_key = daily_key
+        self.time_column = check_identifier(time_column, "column") if time_column else None
+        if margin_days < 0:
+            raise ValueError(f"{self.task_id}: margin_days must be 0 or more")
+        self.margin_days = margin_days
+        self._listing: DayListing | None = None
         self.aws_conn_id = aws_conn_id
         self.copy_options = tuple(copy_options)
         self.max_workers = max_workers
@@ -102,7 +117,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             yield from source.list(self.prefix)
             return
         window = resolve_window(context, self.window_start, self.window_end)
-        listing = DayListing(source, self.daily_key, window)
+        listing = self._listing = DayListing(source, self.daily_key, window, margin_days=self.margin_days)
         self.log.info("Window %s touches %d day(s); listing %s", window, len(listing.days), listing.folders())
         yield from listing
         for line in listing.report():  # skipped objects and missing days: a line each, never one per day
@@ -130,4 +145,13 @@ class StageToRedshiftOperator(WarehouseOperator):
         )
         summary = warehouse.stage(request)
         self.log.info("%s: staging summary %s", self.table, summary)
+        if self._listing is not None and self.time_column:
+            check_staged_days(
+                warehouse=warehouse,
+                source=source,
+                table=self.table,
+                time_column=self.time_column,
+                day_of=self._listing.day_of,
+                margin=dt.timedelta(days=self.margin_days),
+            )
         return summary
