@@ -18,7 +18,6 @@ reason): they fail today, and the suite fails as soon as they pass, so that the 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
 import json
@@ -472,16 +471,23 @@ def test_airflow_spends_no_retry_on_bad_data_and_retries_a_lost_warehouse(
 # -- phase 2: checks that gate what they publish, a ledger that is not trusted blindly --------------
 
 
-@pytest.mark.xfail(strict=True, reason=f"item 3: checks must gate what they publish ({PHASE_2})")
 def test_a_row_failing_a_check_is_never_published_and_later_windows_still_load(dag, clean_source, db, tmp_path) -> None:
     source = faults.copy_source(clean_source, tmp_path / "source")
     faults.set_field(source, DAY1, "level", "gold")  # stages fine, fails accepted_values(level)
 
-    # under the default policy the window fails; under a quarantine policy it loads without the row
-    with contextlib.suppress(AirflowFailException):
+    with pytest.raises(AirflowFailException, match=r"(?s)songplays: not published: .*accepted_values\(level\)"):
         run_window(dag, START, START + DAY, source)
     assert rows(db, "select count(*) from songplays where level = 'gold'") == [(0,)], "the bad row was published"
+    assert rows(db, "select count(*) from songplays") == [(0,)], "the whole load was rolled back"
     run_window(dag, START + DAY, END, source)  # a later window is not blocked by the earlier bad row
+    assert rows(db, "select count(*) from songplays") == [
+        (len(faults.oracle_tables(source, START + DAY, END)["songplays"]),)
+    ]
+
+    # the repair: fix the object, rerun the window
+    faults.set_field(source, DAY1, "level", "free")
+    run_window(dag, START, START + DAY, source)
+    assert rows(db, "select count(*) from songplays where level not in ('free', 'paid')") == [(0,)]
 
 
 @pytest.mark.xfail(strict=True, reason=f"item 10: a local object's version must follow its content ({PHASE_2})")

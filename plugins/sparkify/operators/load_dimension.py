@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
 from sparkify.operators.model_load import ModelLoadOperator
+from sparkify.quality.gate import gate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -70,6 +71,7 @@ class LoadDimensionOperator(ModelLoadOperator):
             else:
                 cursor.execute(f"insert into {self.table}\n{self.sql}", params)
                 inserted = cursor.rowcount
+            gate(cursor, self.table, params)  # checks on what this load publishes, before commit
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
 from sparkify.operators.model_load import ModelLoadOperator
+from sparkify.quality.gate import gate
 
 if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
@@ -17,7 +18,8 @@ class LoadFactOperator(ModelLoadOperator):
     The model (``sql/models/<table>.sql`` by default) is a ``select`` that takes ``%(window_start)s``
     and ``%(window_end)s`` and returns the window's rows. Deleting the window first makes a rerun
     idempotent; doing both in one transaction, under a table lock that serialises concurrent loads of
-    overlapping windows, means a failure leaves no partial rows.
+    overlapping windows, means a failure leaves no partial rows. The table's row-level checks run in the
+    same transaction before it commits (``sparkify.quality.gate``): rows failing them are never published.
 
     :param table: the fact table.
     :param time_column: the column that places a row in a window.
@@ -43,5 +45,6 @@ class LoadFactOperator(ModelLoadOperator):
             deleted = cursor.rowcount
             cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
             inserted = cursor.rowcount
+            gate(cursor, self.table, window.sql_params)  # checks on what this load publishes, before commit
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}
