@@ -1,7 +1,7 @@
 """Where the raw JSON lives: a local folder or an ``s3://bucket/prefix``, behind one small interface.
 
 Keys are always relative to the source root and use ``/`` (``log_data/2018/11/2018-11-01-events.json``).
-Each object carries a ``version`` (the S3 ETag, or size and mtime for a local file) that the staging
+Each object carries a ``version`` (the S3 ETag, or the MD5 of a local file's content) that the staging
 ledger uses to tell a changed object from one already loaded.
 
 Errors name the object they concern and say whether a retry can help (``sparkify.errors``): a folder,
@@ -11,6 +11,7 @@ connection or a throttled request is retried.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,19 @@ class LocalSource:
         if not self.root.is_dir():
             raise SourceNotFound(f"source folder not found: {self.root}", object_uri=self.uri)
 
-    @staticmethod
-    def _object(key: str, stat: os.stat_result) -> SourceObject:
-        return SourceObject(key=key, version=f"{stat.st_size}-{stat.st_mtime_ns}", size=stat.st_size)
+    def _object(self, key: str, stat: os.stat_result) -> SourceObject:
+        """A file's version is the MD5 of its content, as S3's ETag is for an object uploaded in one part.
+
+        Size and mtime (what ``rsync`` compares) miss an edit that keeps the size and sets the mtime
+        back (issue 10, item 10); the content cannot. The price is reading each listed file once per
+        run: the window's few day files, or the small song files. ``md5-`` marks the scheme, so a ledger
+        written with the old size-mtime versions restages each object once, to the same rows.
+        """
+        digest = hashlib.md5(usedforsecurity=False)
+        with (self.root / key).open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return SourceObject(key=key, version=f"md5-{digest.hexdigest()}", size=stat.st_size)
 
     def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]:
         base = self.root / prefix

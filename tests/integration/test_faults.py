@@ -490,7 +490,6 @@ def test_a_row_failing_a_check_is_never_published_and_later_windows_still_load(d
     assert rows(db, "select count(*) from songplays where level not in ('free', 'paid')") == [(0,)]
 
 
-@pytest.mark.xfail(strict=True, reason=f"item 10: a local object's version must follow its content ({PHASE_2})")
 def test_an_edit_that_keeps_size_and_mtime_is_restaged(dag, clean_source, db, tmp_path) -> None:
     import os
 
