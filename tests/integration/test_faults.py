@@ -523,3 +523,33 @@ def test_an_emptied_staging_table_is_refused_not_published(dag, clean_source, db
     db.execute(repair)
     run_window(dag, START, END, clean_source)
     assert snapshot(db) == published
+
+
+def test_a_summary_counts_the_objects_another_run_staged_first(dag, clean_source, warehouse_dsn, monkeypatch) -> None:
+    """Issue 10, item 12: two runs stage the same day files; the one that loses the race says so."""
+    from sparkify.sources import LocalSource
+
+    operator = next(t for t in dag.tasks if t.task_id == "stage_events")
+    context = {"params": {"window_start": START.isoformat(), "window_end": END.isoformat()}}
+    copy.copy(dag.get_task("create_tables")).execute(context)
+
+    def stager():
+        mine = copy.copy(operator)
+        mine.source = str(clean_source)
+        return mine
+
+    real_read = LocalSource.read
+    raced = []
+
+    def read_after_another_run(self, key: str) -> bytes:
+        if not raced:  # the first object this run reads: another run stages everything meanwhile
+            raced.append({})
+            raced[0] = stager().execute(context)
+        return real_read(self, key)
+
+    monkeypatch.setattr(LocalSource, "read", read_after_another_run)
+    summary = stager().execute(context)
+
+    assert raced[0]["objects_staged"] == 2  # the other run staged both day files
+    assert summary["objects_staged"] == 0
+    assert summary["objects_listed"] == summary["objects_staged"] + summary["objects_skipped"] == 2
