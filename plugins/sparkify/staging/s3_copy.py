@@ -185,7 +185,9 @@ class S3CopyStager:
             self.warehouse.lock(cursor, table)
             self.counts["rows_replaced"] += self.ledger.forget(cursor, [o.key for o in objects])
             columns = [name for name, _, _ in column_names(cursor, table) if not name.startswith("_")]
-            cursor.execute(f"create temp table {_UNIT_TABLE} (like {table})")
+            column_list = ", ".join(columns)
+            # CTAS, not LIKE: LIKE copies NOT NULL, and COPY leaves _source_key (NOT NULL) empty
+            cursor.execute(f"create temp table {_UNIT_TABLE} as select {column_list} from {table} limit 0")
             statement = copy_statement(
                 table=_UNIT_TABLE,
                 columns=columns,
@@ -198,7 +200,6 @@ class S3CopyStager:
             )
             self.request.log.info("Running %s", redact(statement))
             cursor.execute(statement)
-            column_list = ", ".join(columns)
             cursor.execute(
                 f"insert into {table} ({column_list}, _source_key) select {column_list}, %s from {_UNIT_TABLE}",
                 (unit,),
