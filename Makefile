@@ -18,7 +18,7 @@ PIP_VERSION := 26.3
 	airflow-celery bench
 
 help: ## list the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # Two layers, each a stamp file: the runtime (what Airflow needs to run the DAG; enough for demo, up,
 # airflow, reset, bench) and the dev tools on top (tests, lint, types, the analytics chart).
@@ -74,9 +74,9 @@ lint: venv ## ruff for Python, sqlfluff for SQL
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	@for folder in sql/ddl sql/models sql/analytics; do (cd $$folder && ../../$(BIN)/sqlfluff lint . --disable-progress-bar) || exit 1; done
 
-check: lint ## what CI checks before the tests: lint, mypy on plugins/ and dags/, requirements up to date
-	@$(BIN)/mypy
+check: lint ## what CI checks before the tests: lint, requirements up to date, mypy on plugins/ and dags/
 	@$(BIN)/python scripts/freeze_requirements.py --check
+	@$(BIN)/mypy
 
 analytics: venv ## run the analytics queries against the warehouse, print them, chart plays per hour
 	@$(ENV) python scripts/report.py --analytics --chart .local/plays_per_hour.png
