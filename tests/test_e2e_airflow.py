@@ -12,61 +12,20 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import oracle
 import psycopg
 import pytest
-from conftest import ROOT, SERVER, _admin, _free_port
+from conftest import ROOT, SERVER, _admin
 from runner import run_window
+from support.local_airflow import free_port, local_env, started
 from warehouse_state import rows
 
 pytestmark = pytest.mark.slow
 UTC = dt.UTC
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
-
-
-class Airflow:
-    """A running local Airflow and the warehouse it writes to."""
-
-    def __init__(self, url: str, env: dict[str, str], warehouse: str) -> None:
-        self.url, self.env, self.warehouse = url, env, warehouse
-        self.password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
-        self._token: str | None = None
-
-    def api(self, method: str, path: str, body: dict | None = None) -> dict:
-        if self._token is None:
-            self._token = self._request(
-                "POST", "/auth/token", {"username": "admin", "password": self.password}, auth=False
-            )["access_token"]
-        return self._request(method, path, body)
-
-    def _request(self, method: str, path: str, body: dict | None, auth: bool = True) -> dict:
-        request = urllib.request.Request(  # noqa: S310 - our own local server
-            f"{self.url}{path}", method=method, data=json.dumps(body).encode() if body is not None else None
-        )
-        request.add_header("Content-Type", "application/json")
-        if auth:
-            request.add_header("Authorization", f"Bearer {self._token}")
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own local server
-            return json.loads(response.read() or b"{}")
-
-    def runs(self) -> list[dict]:
-        return self.api("GET", "/api/v2/dags/sparkify_etl/dagRuns?limit=100")["dag_runs"]
-
-    def wait_for(self, predicate, what: str, timeout: float = 300) -> list[dict]:
-        """Poll the runs until ``predicate(runs)`` holds; fail on a failed run or after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            runs = self.runs()
-            failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
-            assert not failed, f"runs failed while waiting for {what}: {failed} (logs in {self.env['AIRFLOW_HOME']})"
-            if predicate(runs):
-                return runs
-            time.sleep(2)
-        pytest.fail(f"timed out waiting for {what}; runs: {[(r['dag_run_id'], r['state']) for r in self.runs()]}")
 
 
 @pytest.fixture(scope="module")
@@ -78,26 +37,10 @@ def airflow(postgres_server, demo_source, tmp_path_factory):
         for name in ("airflow_e2e", "sparkify_e2e"):
             conn.execute(f"drop database if exists {name} with (force)")
             conn.execute(f"create database {name}")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "SPARKIFY_AIRFLOW_PORT": str(port),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{SERVER.replace('postgresql', 'postgresql+psycopg2')}/airflow_e2e",
-        "AIRFLOW_CONN_REDSHIFT": f"{SERVER}/sparkify_e2e".replace("postgresql://", "postgres://"),
-        "AIRFLOW_VAR_SPARKIFY_SOURCE": str(demo_source),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-        "SPARKIFY_CATCHUP": "false",  # unpausing must not queue every hour since 2018
-    }
-    script = str(ROOT / "scripts" / "airflow.sh")
-    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield Airflow(f"http://127.0.0.1:{port}", env, f"{SERVER}/sparkify_e2e")
-    finally:
-        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)
+    port = free_port()
+    env = local_env(home, port, "airflow_e2e", "sparkify_e2e", demo_source)
+    with started(env, f"http://127.0.0.1:{port}", f"{SERVER}/sparkify_e2e") as running:
+        yield running
 
 
 def songplays_between(dsn: str, start: dt.datetime, end: dt.datetime) -> list[tuple]:
@@ -165,19 +108,7 @@ def test_trigger_a_window_from_the_ui(airflow, demo_source) -> None:
 
 def test_a_scheduler_backfill_equals_one_run_over_the_span(airflow, dag, demo_source, db) -> None:
     start, end = dt.datetime(2018, 11, 3, 8, tzinfo=UTC), dt.datetime(2018, 11, 3, 12, tzinfo=UTC)
-    airflow.api("PATCH", "/api/v2/dags/sparkify_etl", {"is_paused": False})
-    backfill = airflow.api(
-        "POST",
-        "/api/v2/backfills",
-        {
-            "dag_id": "sparkify_etl",
-            "from_date": start.isoformat(),
-            "to_date": (end - dt.timedelta(hours=1)).isoformat(),
-            "max_active_runs": 2,
-            "reprocess_behavior": "completed",
-            "run_backwards": False,
-        },
-    )
+    backfill = airflow.backfill(start.isoformat(), (end - dt.timedelta(hours=1)).isoformat(), max_active_runs=2)
     assert backfill["id"]
 
     def backfill_done(runs: list[dict]) -> bool:
