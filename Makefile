@@ -12,6 +12,7 @@ SOURCE ?= $(CURDIR)/.local/demo-data
 START ?= 2018-11-01T00:00:00+00:00
 END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
+WORKERS ?= 2
 PIP_VERSION := 26.3
 
 .PHONY: help venv venv-runtime requirements up demo data dsn reset down test lint check analytics airflow \
@@ -21,7 +22,7 @@ help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # Two layers, each a stamp file: the runtime (what Airflow needs to run the DAG; enough for demo, up,
-# airflow, reset, bench) and the dev tools on top (tests, lint, types, the analytics chart).
+# airflow, reset) and the dev tools on top (tests, lint, types, moto for bench, the analytics chart).
 $(VENV)/.runtime: requirements.txt requirements/runtime.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
@@ -87,7 +88,7 @@ airflow: up ## start a local Airflow (UI, scheduler, DAG processor, triggerer) o
 airflow-celery: up ## the same with the CeleryExecutor: a local Redis broker and WORKERS Celery workers (default 2)
 	@scripts/redis.sh up
 	@$(ENV) AIRFLOW__CORE__EXECUTOR=CeleryExecutor AIRFLOW__CELERY__BROKER_URL=$$(scripts/redis.sh url) \
-		SPARKIFY_CELERY_WORKERS=$${WORKERS:-2} scripts/airflow.sh start
+		SPARKIFY_CELERY_WORKERS=$(WORKERS) scripts/airflow.sh start
 
 bench: venv up ## staging speed against row-by-row baselines, figures printed (not a test)
 	@$(ENV) python benchmarks/staging_benchmark.py
