@@ -45,8 +45,9 @@ import datetime as dt
 import os
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, Param
+from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, Param
 from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from sparkify.alerts import SparkifyAlert
 from sparkify.catalogue import load_catalogue
@@ -169,7 +170,7 @@ with DAG(
         outlets=[asset("staging_songs")],
     )
     begin >> create_tables >> [stage_events, stage_songs]
-    producers = {"staging_events": stage_events, "staging_songs": stage_songs}
+    producers: dict[str, BaseOperator] = {"staging_events": stage_events, "staging_songs": stage_songs}
 
     # one load per star table of the catalogue, after the tasks that fill what it is built from
     loads = []
@@ -177,7 +178,9 @@ with DAG(
         task_id = f"load_{spec.name}_{'fact' if spec.kind == 'fact' else 'dim'}"
         doc_md = f"**{spec.name}** ({spec.kind}): {spec.description} Grain: {spec.grain}."
         if spec.load == "window":  # replace the rows of the run's window
-            load = LoadFactOperator(task_id=task_id, table=spec.name, time_column=spec.time_column, doc_md=doc_md)
+            load: BaseOperator = LoadFactOperator(
+                task_id=task_id, table=spec.name, time_column=str(spec.time_column), doc_md=doc_md
+            )
         else:
             load = LoadDimensionOperator(
                 task_id=task_id, table=spec.name, mode=spec.load, primary_key=spec.primary_key, doc_md=doc_md

@@ -94,8 +94,8 @@ class StageToRedshiftOperator(WarehouseOperator):
 
     def listed_objects(self, source: Source, context: Any) -> Iterator[SourceObject]:
         """The objects this run is about: every object below ``prefix``, or the window's day files."""
-        if self.prefix is not None:
-            yield from source.list(self.prefix)
+        if self.daily_key is None:
+            yield from source.list(self.prefix or "")
             return
         window = resolve_window(context, self.window_start, self.window_end)
         self.log.info("Window %s touches %d day(s)", window, sum(1 for _ in window.days()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,7 +42,9 @@ class StageRequest:
     json_format: str
     one_unit_per_object: bool
     options: StageOptions = field(default_factory=StageOptions)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sparkify.staging"))
+    log: Any = field(  # the task's logger (Airflow's structlog) or a stdlib one
+        default_factory=lambda: logging.getLogger("sparkify.staging")
+    )
 
     @property
     def auto_format(self) -> bool:

@@ -107,7 +107,7 @@ class S3CopyStager:
                 "the Variable sparkify_workspace (or the warehouse connection's extra 'workspace') to an "
                 "s3://bucket/prefix that Airflow can write and Redshift can read; the source is never written"
             )
-        units = []
+        units: list[tuple[str, list[SourceObject], str | None]] = []
         batch = self.request.options.manifest_batch
         for start in range(0, len(todo), batch):
             chunk = todo[start : start + batch]

@@ -85,7 +85,7 @@ class Warehouse(ABC):
         ``on_error(cursor, error)`` runs after the rollback, in the same session, and may raise a
         clearer error (Redshift's load errors are read that way).
         """
-        conn = self.hook.get_conn()
+        conn: Any = self.hook.get_conn()  # psycopg 3 or psycopg2: both have autocommit, commit, rollback
         try:
             conn.autocommit = False
             with conn.cursor() as cursor:
