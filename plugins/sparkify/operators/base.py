@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.catalogue import CatalogueError
 from sparkify.json_copy import StagingDataError
+from sparkify.lineage import WarehouseNaming
 from sparkify.quality.check import CheckDefinitionError
 from sparkify.staging.stdin_copy import ConfigurationError
 from sparkify.warehouses import UnknownTargetError, open_warehouse
@@ -53,11 +54,17 @@ class WarehouseOperator(BaseOperator):
     def __init__(self, *, redshift_conn_id: str = "redshift", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.redshift_conn_id = redshift_conn_id
+        #: how OpenLineage names this run's warehouse tables, and what :meth:`run` returned
+        self.lineage_naming: WarehouseNaming | None = None
+        self.run_result: Any = None
 
     def execute(self, context: Any) -> Any:
         try:
             warehouse = open_warehouse(self.redshift_conn_id)
-            return self.run(warehouse, context)
+            # kept for get_openlineage_facets_on_complete/failure, which the listener calls after execute()
+            self.lineage_naming = WarehouseNaming.of(warehouse)
+            self.run_result = self.run(warehouse, context)
+            return self.run_result
         except FAIL_NOW as error:
             raise AirflowFailException(f"{self.task_id}: {error}") from None
         except Exception as error:
