@@ -3,7 +3,8 @@
 * Every file ``sql/ddl/<table>.sql`` is a table the project creates (staging, star, bookkeeping).
 * Every file ``sql/models/<table>.yml`` declares a star table next to its model ``<table>.sql``: its
   kind (fact or dimension), grain, primary key, load mode, time column, the tables it is built from,
-  a description per column, and the checks that guard it (see :mod:`sparkify.quality`).
+  a description per column and the ``table.column`` values it is computed from (``from:``, which the
+  loads report as OpenLineage column lineage), and the checks that guard it (see :mod:`sparkify.quality`).
 
 The DAG, ``create_tables``, the report and the tests all read this catalogue, so adding a dimension
 means adding its three files (DDL, model, YAML), never editing a list in code.
