@@ -26,6 +26,7 @@ class RedshiftWarehouse(Warehouse):
 
     name = "redshift"
     dialect = "redshift"
+    default_port = 5439
 
     @classmethod
     def claims(cls, connection: Any) -> bool:
@@ -42,8 +43,6 @@ class RedshiftWarehouse(Warehouse):
 
     def stage(self, request: StageRequest) -> dict[str, int]:
         return S3CopyStager(self, request).run()
-
-    default_port = 5439
 
     def lineage_namespace(self) -> str:
         """``redshift://{cluster_identifier}.{region}:{port}``, the OpenLineage naming spec for Redshift.
