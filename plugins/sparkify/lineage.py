@@ -122,8 +122,10 @@ def staging_lineage(
             inputs = [_read(source.locate(group), staged.rows, staged.size, staged.count)]
     outputs = []
     if naming is not None:
-        rows = staged.rows if staged is not None else None
-        outputs.append(naming.output(table, outputStatistics=OutputStatisticsOutputDatasetFacet(rowCount=rows)))
+        written = (
+            {} if staged is None else {"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=staged.rows)}
+        )
+        outputs.append(naming.output(table, **written))
     return _lineage(inputs, outputs)
 
 

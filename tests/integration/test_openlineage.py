@@ -101,6 +101,14 @@ def test_staging_reports_the_day_files_and_the_song_prefix_it_read(lineage_run, 
     assert set(datasets(stage_songs, "outputs")) == {(warehouse, name("staging_songs"))}
 
 
+def test_start_and_complete_events_name_only_the_warehouse_and_the_source_files(lineage_run) -> None:
+    events, warehouse, _ = lineage_run
+    # never the placeholder URIs of the tasks' outlets; the files read are known once they are read
+    for event_type, expected in (("START", {warehouse}), ("COMPLETE", {warehouse, "file"})):
+        named = [e.get("inputs", []) + e.get("outputs", []) for e in events if e["eventType"] == event_type]
+        assert {d["namespace"] for found in named for d in found} == expected, event_type
+
+
 def test_loads_name_their_inputs_and_outputs_and_songplays_has_column_lineage(lineage_run, demo_source, db) -> None:
     events, warehouse, name = lineage_run
     built_from = {

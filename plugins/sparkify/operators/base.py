@@ -18,6 +18,8 @@ from sparkify.staging.stdin_copy import ConfigurationError
 from sparkify.warehouses import UnknownTargetError, open_warehouse
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from sparkify.warehouses.base import Warehouse
 
 #: Raised by this package for what no retry can fix.
@@ -71,6 +73,17 @@ class WarehouseOperator(BaseOperator):
             if is_data_error(error):
                 raise AirflowFailException(f"{self.task_id}: the data was rejected: {error}") from error
             raise
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
+        """OpenLineage before the run: the datasets that ``get_openlineage_facets_on_complete`` names,
+        without what only the run knows (objects read, rows, check results). Without it, the START event
+        would fall back to the task's outlets, whose names are not the spec's."""
+        complete = getattr(self, "get_openlineage_facets_on_complete", None)
+        if complete is None:
+            return None
+        if self.lineage_naming is None:
+            self.lineage_naming = WarehouseNaming.of(open_warehouse(self.redshift_conn_id))
+        return complete(None)
 
     @abstractmethod
     def run(self, warehouse: Warehouse, context: Any) -> Any:
