@@ -43,8 +43,9 @@ DEFAULT_SCHEMA = "public"
 
 @dataclass(frozen=True)
 class WarehouseNaming:
-    """How OpenLineage names the tables of one warehouse. Operators keep one from ``execute()``, since
-    the OpenLineage listener asks for their lineage after ``execute()``, on the same operator."""
+    """How OpenLineage names the tables of one warehouse. Operators keep one from ``execute()`` (or from
+    the listener's call at start), since the listener asks for their lineage after ``execute()``, on the
+    same operator."""
 
     namespace: str
     database: str
