@@ -73,6 +73,7 @@ class S3CopyStager:
                 self._delete(manifest_uri)
             self.counts["objects_staged"] += len(objects)
             self.counts["rows_staged"] += rows
+            request.staged.add(objects, rows)
             request.log.info("%s: COPY unit %d/%d done, %d rows", request.table, number, len(units), rows)
         with self.warehouse.transaction() as cursor:
             self.warehouse.refresh_statistics(cursor, request.table)
