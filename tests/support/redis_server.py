@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from support.local_airflow import free_port
+from support.net import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
