@@ -26,7 +26,7 @@ DOCUMENTED = {
     *("AIRFLOW_UID", "_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD", "_PIP_ADDITIONAL_REQUIREMENTS"),
     *("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY"),
     *("AIRFLOW_CONN_REDSHIFT", "AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_VAR_SPARKIFY_SOURCE", "SPARKIFY_CATCHUP"),
-    "AIRFLOW__CORE__EXECUTOR",
+    *("AIRFLOW__CORE__EXECUTOR", "SPARKIFY_LATE_AFTER_MINUTES"),
 }
 AIRFLOW_SERVICES = {f"airflow-{name}" for name in ("init", "apiserver", "scheduler", "dag-processor", "triggerer")}
 PROFILES = {"local": {"warehouse", "s3", "demo-data"}, "celery": {"redis", "airflow-worker"}, "flower": {"flower"}}
