@@ -93,7 +93,6 @@ class Airflow:
         pytest.fail(f"run {dag_id}/{run_id} did not reach {states} in {timeout} s")
 
 
-@contextmanager
 def metadata_url(name: str) -> str:
     """The SQLAlchemy URL of the metadata database of ``running_airflow(name, ...)``."""
     return f"{SERVER.replace('postgresql', 'postgresql+psycopg2')}/airflow_{name}"
