@@ -12,21 +12,35 @@ SOURCE ?= $(CURDIR)/.local/demo-data
 START ?= 2018-11-01T00:00:00+00:00
 END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
+WORKERS ?= 2
+PIP_VERSION := 26.3
 
-.PHONY: help venv up demo data dsn reset down test test-unit lint analytics airflow bench
+.PHONY: help venv venv-runtime requirements up demo data dsn reset down test test-unit lint check analytics airflow \
+	airflow-celery bench
 
 help: ## list the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -c requirements.txt
+# Two layers, each a stamp file: the runtime (what Airflow needs to run the DAG; enough for demo, up,
+# airflow, reset) and the dev tools on top (tests, lint, types, moto for bench, the analytics chart).
+$(VENV)/.runtime: requirements.txt requirements/runtime.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-venv: $(VENV)/.installed ## create the virtualenv from requirements.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements/dev.txt
+	$(BIN)/pip install --quiet -r requirements/runtime.txt -r requirements/dev.txt
+	touch $@
 
-up: venv ## start the local warehouse (PostgreSQL) and prepare Airflow's metadata database
+venv: $(VENV)/.dev ## the virtualenv for everything: runtime and dev tools (about 1 GB)
+
+venv-runtime: $(VENV)/.runtime ## the virtualenv to run the DAG only (what make demo builds)
+
+requirements: venv ## rewrite requirements/*.txt from pyproject.toml and the installed virtualenv
+	@$(BIN)/python scripts/freeze_requirements.py
+
+up: venv-runtime ## start the local warehouse (PostgreSQL) and prepare Airflow's metadata database
 	@scripts/pg.sh up
 	@$(ENV) airflow db migrate > .local/airflow-db-migrate.log 2>&1 || { cat .local/airflow-db-migrate.log; exit 1; }
 
@@ -35,21 +49,26 @@ up: venv ## start the local warehouse (PostgreSQL) and prepare Airflow's metadat
 
 data: .local/demo-data/log_json_path.json ## generate the demo data set (deterministic)
 
-demo: up data ## run the DAG with `airflow dags test` for a window and print what it loaded
+# The demo data is generated only when SOURCE is the default folder: `make demo SOURCE=s3://...` or
+# SOURCE=<your folder> reads that source and nothing else.
+DEMO_DATA := $(if $(filter $(CURDIR)/.local/demo-data,$(SOURCE)),data)
+
+demo: up $(DEMO_DATA) ## run the DAG with `airflow dags test` for a window and print what it loaded
 	@$(ENV) scripts/demo.sh "$(SOURCE)" "$(START)" "$(END)"
 
 dsn: ## print the local warehouse's libpq URI
 	@scripts/pg.sh dsn
 
-reset: venv ## drop and recreate every table (the seed's create_tables), ledger included
+reset: venv-runtime ## drop and recreate every table (the seed's create_tables), ledger included
 	@scripts/pg.sh up >/dev/null
 	@$(ENV) python scripts/create_tables.py --drop
 
 down: ## stop the local services
 	@-source scripts/env.sh && scripts/airflow.sh stop
+	@-scripts/redis.sh down
 	@scripts/pg.sh down
 
-test: up ## run the whole test suite (unit, integration, e2e)
+test: venv up ## run the whole test suite (unit, integration, e2e)
 	@$(ENV) python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## the quick layer alone: no database, no services (seconds)
@@ -59,13 +78,22 @@ lint: venv ## ruff for Python, sqlfluff for SQL
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	@for folder in sql/ddl sql/models sql/analytics; do (cd $$folder && ../../$(BIN)/sqlfluff lint . --disable-progress-bar) || exit 1; done
 
+check: lint ## what CI checks before the tests: lint, requirements up to date, mypy on plugins/ and dags/
+	@$(BIN)/python scripts/freeze_requirements.py --check
+	@$(BIN)/mypy
+
 analytics: venv ## run the analytics queries against the warehouse, print them, chart plays per hour
 	@$(ENV) python scripts/report.py --analytics --chart .local/plays_per_hour.png
 
 airflow: up ## start a local Airflow (UI, scheduler, DAG processor, triggerer) on the local stack
 	@$(ENV) scripts/airflow.sh start
 
-bench: up ## staging speed against row-by-row baselines, figures printed (not a test)
+airflow-celery: up ## the same with the CeleryExecutor: a local Redis broker and WORKERS Celery workers (default 2)
+	@scripts/redis.sh up
+	@$(ENV) AIRFLOW__CORE__EXECUTOR=CeleryExecutor AIRFLOW__CELERY__BROKER_URL=$$(scripts/redis.sh url) \
+		SPARKIFY_CELERY_WORKERS=$(WORKERS) scripts/airflow.sh start
+
+bench: venv up ## staging speed against row-by-row baselines, figures printed (not a test)
 	@$(ENV) python benchmarks/staging_benchmark.py
 
 # make redshift-up [DWH_CFG=config/dwh.cfg]: AWS credentials from the usual chain (AWS_PROFILE, AWS_ACCESS_KEY_ID...)

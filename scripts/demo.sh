@@ -6,6 +6,14 @@ source=$1 start=$2 end=$3
 log=$SPARKIFY_HOME/demo-dags-test.log
 conf=$(python -c 'import json,sys; print(json.dumps({"window_start": sys.argv[1], "window_end": sys.argv[2], "source": sys.argv[3]}))' "$start" "$end" "$source")
 
+# an S3 source is read through the Airflow connection aws_default: say so now, not in a task's traceback
+if [[ $source == s3://* ]] && ! airflow connections get aws_default >/dev/null 2>&1; then
+  echo "demo.sh: $source is read through the Airflow connection aws_default, which is not set." >&2
+  echo "  export AIRFLOW_CONN_AWS_DEFAULT='{\"conn_type\": \"aws\", \"login\": \"<key id>\", \"password\": \"<secret>\", \"extra\": {\"region_name\": \"us-west-2\"}}'" >&2
+  echo "  (a public bucket such as s3://udacity-dend: \"extra\": {\"region_name\": \"us-west-2\", \"config_kwargs\": {\"signature_version\": \"unsigned\"}}; see README)" >&2
+  exit 2
+fi
+
 echo "Running sparkify_etl for [$start, $end) from $source (log: $log)"
 started=$(date +%s)
 # The logical date is the window's START. A scheduled or backfill run with logical date L covers

@@ -14,10 +14,11 @@ log=$home/pg/server.log
 
 bindir=${PG_BINDIR:-}
 if [ -z "$bindir" ]; then
-  for candidate in /usr/lib/postgresql/*/bin; do bindir=$candidate; done
+  # the newest installed version, whichever it is
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 fi
 if [ ! -x "$bindir/initdb" ]; then
-  echo "pg.sh: no PostgreSQL server binaries found (apt-get install postgresql-15, or set PG_BINDIR)" >&2
+  echo "pg.sh: no PostgreSQL server binaries found (apt-get install postgresql: any version; or set PG_BINDIR)" >&2
   exit 1
 fi
 
@@ -32,10 +33,19 @@ dsn() { echo "postgresql://postgres@127.0.0.1:$port/${1:-sparkify}"; }
 up() {
   mkdir -p "$home/pg"
   if [ "$(id -u)" = 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$home/pg" --shell /usr/sbin/nologin postgres
+    # Said before it happens (README, "Running as root"): these change the machine outside the project.
+    if ! id postgres >/dev/null 2>&1; then
+      echo "pg.sh: running as root: creating the system user 'postgres' (initdb and pg_ctl refuse to run as root)" >&2
+      useradd --system --home-dir "$home/pg" --shell /usr/sbin/nologin postgres
+    fi
     chown postgres "$home/pg"
     # the server user must be able to reach its data folder through every parent
-    d=$home; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+    closed=()
+    d=$home; while [ "$d" != / ]; do [ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || closed+=("$d"); d=$(dirname "$d"); done
+    if [ ${#closed[@]} -gt 0 ]; then
+      echo "pg.sh: running as root: chmod o+x (let others traverse, not list) ${closed[*]}, so 'postgres' reaches $home/pg" >&2
+      chmod o+x "${closed[@]}" 2>/dev/null || true
+    fi
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     as_owner mkdir -p "$data" "$sock"

@@ -47,8 +47,10 @@ def postgres_server() -> str:
     """The project's PostgreSQL cluster, started if it is not running."""
     subprocess.run([str(ROOT / "scripts" / "pg.sh"), "up"], check=True, capture_output=True)
     with admin() as conn:
-        if not conn.execute("select 1 from pg_database where datname = 'airflow_test'").fetchone():
-            conn.execute("create database airflow_test")
+        # a fresh metadata database per session: assets and runs of an earlier session (another
+        # asset URI, say) must not decide this one's outcome
+        conn.execute("drop database if exists airflow_test with (force)")
+        conn.execute("create database airflow_test")
     return SERVER
 
 

@@ -3,7 +3,8 @@
 * Every file ``sql/ddl/<table>.sql`` is a table the project creates (staging, star, bookkeeping).
 * Every file ``sql/models/<table>.yml`` declares a star table next to its model ``<table>.sql``: its
   kind (fact or dimension), grain, primary key, load mode, time column, the tables it is built from,
-  a description per column, and the checks that guard it (see :mod:`sparkify.quality`).
+  a description per column and the ``table.column`` values it is computed from (``from:``, which the
+  loads report as OpenLineage column lineage), and the checks that guard it (see :mod:`sparkify.quality`).
 
 The DAG, ``create_tables``, the report and the tests all read this catalogue, so adding a dimension
 means adding its three files (DDL, model, YAML), never editing a list in code.
@@ -31,8 +32,12 @@ class CatalogueError(ValueError):
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """One column of a star table; ``sources`` are the ``table.column`` its values are computed from
+    (the YAML's ``from:``), which the loads report as OpenLineage column lineage."""
+
     name: str
     description: str = ""
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ def read_table_spec(path: str | Path) -> TableSpec:
     kind, load = required("kind"), required("load")
     time_column = document.get("time_column")
     primary_key = identifiers("primary_key", "column")
+    depends_on = identifiers("depends_on", "table")
     checks = document.get("checks") or []
     _validate(path, name=name, kind=kind, load=load, time_column=time_column, primary_key=primary_key, checks=checks)
     return TableSpec(
@@ -92,15 +98,31 @@ def read_table_spec(path: str | Path) -> TableSpec:
         grain=str(required("grain")),
         primary_key=primary_key,
         load=load,
-        depends_on=identifiers("depends_on", "table"),
+        depends_on=depends_on,
         description=str(document.get("description") or ""),
         time_column=check_identifier(time_column, "column") if time_column else None,
-        columns=tuple(
-            ColumnSpec(str(c["name"]), str(c.get("description") or "")) for c in document.get("columns") or []
-        ),
+        columns=tuple(_column(path, c, depends_on) for c in document.get("columns") or []),
         checks=tuple(checks),
         path=path,
     )
+
+
+def _column(path: Path, entry: Any, depends_on: tuple[str, ...]) -> ColumnSpec:
+    """One ``columns:`` entry; ``from`` names ``table.column`` of tables the model depends on."""
+    if not isinstance(entry, dict) or not entry.get("name"):
+        raise CatalogueError(f"{path}: columns: each entry needs a name")
+    name = str(entry["name"])
+    sources = entry.get("from") or []
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    for source in sources:
+        table, _, column = str(source).rpartition(".")
+        if table not in depends_on:
+            raise CatalogueError(f"{path}: column {name}: from {source!r} is not a column of {', '.join(depends_on)}")
+        try:
+            check_identifier(column, "column")
+        except ValueError as error:
+            raise CatalogueError(f"{path}: column {name}: from: {error}") from None
+    return ColumnSpec(name, str(entry.get("description") or ""), tuple(str(s) for s in sources))
 
 
 def _validate(

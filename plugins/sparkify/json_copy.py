@@ -82,7 +82,7 @@ class JsonMapping:
     def __init__(self, columns: Sequence[Column], json_format: str, jsonpaths: dict | None = None) -> None:
         self.columns = list(columns)
         mode = json_format.strip().lower()
-        self.paths: list[tuple[str | int, ...] | None]
+        self.paths: list[tuple[str | int, ...]]
         self.ignorecase = mode == "auto ignorecase"
         if mode in ("auto", "auto ignorecase"):
             self.paths = [(c.name,) for c in self.columns]
@@ -129,7 +129,7 @@ def iter_records(text: str, where: str) -> Iterator[tuple[int, dict]]:
     position, line, length = 0, 1, len(text)
     whitespace = re.compile(r"\s*")
     while True:
-        skip = whitespace.match(text, position).end()
+        skip = whitespace.match(text, position).end()  # type: ignore[union-attr]  # \s* always matches
         line += text.count("\n", position, skip)
         position = skip
         if position >= length:

@@ -59,7 +59,7 @@ def airflow(postgres_server, demo_source, tmp_path_factory, sink):
         demo_source,
         tmp_path_factory.mktemp("airflow-ecosystem"),
         AIRFLOW_CONN_SPARKIFY_ALERTS=json.dumps(alerts),
-        SPARKIFY_LATE_AFTER_MINUTES="0",  # every run is "late" at once: the deadline alert must fire
+        SPARKIFY_LATE_AFTER_MINUTES="0",  # every run is late at once: the deadline alert must fire
     ) as stack:
         yield stack
 
@@ -134,4 +134,4 @@ def test_checked_assets_drive_the_downstream_dag_and_failures_alert(airflow, sin
     while not sink.of_kind("deadline"):
         assert time.monotonic() < deadline, f"no deadline alert: {sink.received}"
         time.sleep(2)
-    assert "has not finished" in sink.of_kind("deadline")[0]["text"]
+    assert "is not finished" in sink.of_kind("deadline")[0]["text"]

@@ -201,3 +201,22 @@ def test_access_keys_never_leak_into_logs_errors_or_xcom(
     assert "Running copy stage_unit" in everything, "the COPY log lines were captured"
     assert SECRET_KEY not in everything
     assert "secret_access_key '***'" in str(error.value)
+
+
+@pytest.mark.parametrize("spelling", ["region_name", "region"])
+def test_copy_takes_its_region_from_either_spelling_of_the_aws_extra(
+    redshift, monkeypatch, s3_endpoint, demo_bucket, spelling
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "AKIAEXAMPLEKEY",
+                "password": SECRET_KEY,
+                "extra": {"endpoint_url": s3_endpoint, spelling: "eu-west-1"},
+            }
+        ),
+    )
+    stage_events_operator().execute(WINDOW)
+    assert copies(redshift) and all("\nregion 'eu-west-1'\n" in s for s in copies(redshift))

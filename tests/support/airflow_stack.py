@@ -30,6 +30,7 @@ class Airflow:
 
     def __init__(self, url: str, env: dict[str, str], warehouse: str) -> None:
         self.url, self.env, self.warehouse = url, env, warehouse
+        self.home = Path(env["AIRFLOW_HOME"])
         self.password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
         self._token: str | None = None
 
@@ -65,6 +66,22 @@ class Airflow:
             time.sleep(2)
         pytest.fail(f"timed out waiting for {what}; runs: {[(r['dag_run_id'], r['state']) for r in self.runs()]}")
 
+    def backfill(self, start: str, end: str, max_active_runs: int) -> dict:
+        """Unpause ``sparkify_etl`` and backfill the hourly runs whose logical dates are in [start, end]."""
+        self.api("PATCH", "/api/v2/dags/sparkify_etl", {"is_paused": False})
+        return self.api(
+            "POST",
+            "/api/v2/backfills",
+            {
+                "dag_id": "sparkify_etl",
+                "from_date": start,
+                "to_date": end,
+                "max_active_runs": max_active_runs,
+                "reprocess_behavior": "completed",
+                "run_backwards": False,
+            },
+        )
+
     def wait_for_run(self, dag_id: str, run_id: str, states: tuple[str, ...], timeout: float = 300) -> dict:
         """Poll one run until it reaches one of ``states``."""
         deadline = time.monotonic() + timeout
@@ -74,6 +91,11 @@ class Airflow:
                 return run
             time.sleep(2)
         pytest.fail(f"run {dag_id}/{run_id} did not reach {states} in {timeout} s")
+
+
+def metadata_url(name: str) -> str:
+    """The SQLAlchemy URL of the metadata database of ``running_airflow(name, ...)``."""
+    return f"{SERVER.replace('postgresql', 'postgresql+psycopg2')}/airflow_{name}"
 
 
 @contextmanager
@@ -89,7 +111,7 @@ def running_airflow(name: str, source: Path, home: Path, **settings: str) -> Ite
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "SPARKIFY_AIRFLOW_PORT": str(port),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{SERVER.replace('postgresql', 'postgresql+psycopg2')}/airflow_{name}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(name),
         "AIRFLOW_CONN_REDSHIFT": f"{SERVER}/sparkify_{name}".replace("postgresql://", "postgres://"),
         "AIRFLOW_VAR_SPARKIFY_SOURCE": str(source),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),

@@ -8,10 +8,15 @@ from support import oracle
 from support.warehouse_state import keyed, rows
 
 
+def days_touched(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
+    """The day files a window [start, end) stages: every date from start's to that of end's last instant."""
+    last = (end - dt.timedelta(microseconds=1)).date()
+    return {start.date() + dt.timedelta(days=n) for n in range((last - start.date()).days + 1)}
+
+
 def assert_star_schema_matches(db, source, start, end) -> None:
     """Compare every star table with what the oracle computes from the JSON files."""
-    days = {start.date() + dt.timedelta(days=n) for n in range((end - start).days + 1)}
-    history = oracle.events(source, days)
+    history = oracle.events(source, days_touched(start, end))
     all_songs = oracle.songs(source)
     plays = oracle.songplays(history, all_songs, start, end)
 

@@ -89,5 +89,14 @@ def test_failures_alert_and_late_runs_raise_a_deadline(dag) -> None:
         assert any(isinstance(c, SparkifyAlert) for c in task.on_failure_callback), task.task_id
         assert task.execution_timeout is not None and task.execution_timeout <= dt.timedelta(hours=1), task.task_id
     assert dag.dagrun_timeout == dt.timedelta(hours=4)
+
+
+def test_the_deadline_alert_is_set_where_the_dag_processor_asks_for_it(monkeypatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from support.paths import ROOT
+
+    monkeypatch.setenv("SPARKIFY_LATE_AFTER_MINUTES", "45")
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "sparkify_etl.py")).dags["sparkify_etl"]
     deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
     assert [d.interval for d in deadlines] == [dt.timedelta(minutes=45)]
+    assert deadlines[0].callback.kwargs["kind"] == "deadline"

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # the README section drafted for provisioning; point at README.md once it is pasted there
-DOCUMENT = ROOT / "docs" / "README-provisioning.md"
+DOCUMENT = ROOT / "README.md"
 
 
 def shown_policies(text: str) -> list[tuple[str, str]]:

@@ -13,11 +13,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from sparkify.catalogue import CatalogueError
 from sparkify.errors import FAIL, classify
 from sparkify.json_copy import StagingDataError
+from sparkify.lineage import WarehouseNaming
 from sparkify.quality.check import CheckDefinitionError
 from sparkify.staging.stdin_copy import ConfigurationError
 from sparkify.warehouses import UnknownTargetError, open_warehouse
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from sparkify.warehouses.base import Warehouse
 
 #: Raised by this package for what no retry can fix.
@@ -44,11 +47,17 @@ class WarehouseOperator(BaseOperator):
     def __init__(self, *, redshift_conn_id: str = "redshift", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.redshift_conn_id = redshift_conn_id
+        #: how OpenLineage names this run's warehouse tables, and what :meth:`run` returned
+        self.lineage_naming: WarehouseNaming | None = None
+        self.run_result: Any = None
 
     def execute(self, context: Any) -> Any:
         try:
             warehouse = open_warehouse(self.redshift_conn_id)
-            return self.run(warehouse, context)
+            # kept for get_openlineage_facets_on_complete/failure, which the listener calls after execute()
+            self.lineage_naming = WarehouseNaming.of(warehouse)
+            self.run_result = self.run(warehouse, context)
+            return self.run_result
         except AirflowFailException:
             raise
         except FAIL_NOW as error:
@@ -59,6 +68,17 @@ class WarehouseOperator(BaseOperator):
             if classify(error) == FAIL:
                 raise AirflowFailException(f"{self.task_id}: {error}") from error
             raise
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
+        """OpenLineage before the run: the datasets that ``get_openlineage_facets_on_complete`` names,
+        without what only the run knows (objects read, rows, check results). Without it, the START event
+        would fall back to the task's outlets, whose names are not the spec's."""
+        complete = getattr(self, "get_openlineage_facets_on_complete", None)
+        if complete is None:
+            return None
+        if self.lineage_naming is None:
+            self.lineage_naming = WarehouseNaming.of(open_warehouse(self.redshift_conn_id))
+        return complete(None)
 
     @abstractmethod
     def run(self, warehouse: Warehouse, context: Any) -> Any:

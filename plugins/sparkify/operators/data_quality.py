@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 from tabulate import tabulate
 
+from sparkify.catalogue import load_catalogue
+from sparkify.lineage import quality_lineage
 from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
 from sparkify.window import Window, resolve_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
     from sparkify.warehouses.base import Warehouse
 
@@ -73,6 +77,7 @@ class DataQualityOperator(WarehouseOperator):
         self.results_table = results_table
         self.window_start = window_start
         self.window_end = window_end
+        self.check_results: list[CheckResult] = []
 
     def run(self, warehouse: Warehouse, context: Any) -> dict[str, int]:
         checks = (load_checks(self.tables) if self.tables != [] else []) + self.extra_checks
@@ -84,6 +89,7 @@ class DataQualityOperator(WarehouseOperator):
         with warehouse.transaction() as cursor:
             for check in checks:
                 results.append(self._run(cursor, check, params))
+        self.check_results = results  # for lineage, failing or not
         self.log.info("Data quality results%s:\n%s", f" for {window}" if window else "", format_results(results))
         if self.results_table:
             self._record(warehouse, results, context, window)
@@ -124,6 +130,13 @@ class DataQualityOperator(WarehouseOperator):
                     "total": len(own),
                 },
             }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: each checked table as an input with a data-quality assertion per check, and the
+        results table as the output. Also serves failures: failing checks are assertions with success
+        false."""
+        tables = self.tables if self.tables is not None else load_catalogue().star_names
+        return quality_lineage(self.lineage_naming, self.check_results, tables, self.results_table)
 
     @staticmethod
     def _run(cursor: Any, check: Check, params: dict | None) -> CheckResult:

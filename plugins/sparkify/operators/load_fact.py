@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 
 class LoadFactOperator(ModelLoadOperator):
-    """Replace the rows of ``table`` whose ``time_column`` falls in the run's window.
+    """Replace the rows of ``table`` whose ``time_column`` falls in the run's window (a fact, or a dimension
+    such as ``time`` whose rows belong to a window).
 
     The model (``sql/models/<table>.sql`` by default) is a ``select`` that takes ``%(window_start)s``
     and ``%(window_end)s`` and returns the window's rows. Deleting the window first makes a rerun

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
+from sparkify.lineage import load_lineage
 from sparkify.operators.base import WarehouseOperator
 from sparkify.sql_files import sql_dir
 from sparkify.window import Window, resolve_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
 
 def model_sql(table: str, sql: str | None) -> str:
@@ -62,3 +65,10 @@ class ModelLoadOperator(WarehouseOperator):
     @property
     def windowed(self) -> bool:
         return "%(window_" in self.sql
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the tables the model reads (the catalogue's ``depends_on``) and ``table``, with its
+        schema, column lineage (the catalogue's ``from:``) and the rows written; the model as the job's
+        SQL. Also serves failures, where the transaction rolled back and no rows are reported."""
+        rows = self.run_result.get("rows_inserted") if isinstance(self.run_result, dict) else None
+        return load_lineage(self.lineage_naming, self.table, self.sql, rows)

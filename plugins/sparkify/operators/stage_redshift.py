@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.day_listing import DayListing
 from sparkify.identifiers import check_identifier
+from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.sources import open_source
@@ -17,7 +18,10 @@ from sparkify.window import resolve_window
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from sparkify.sources import Source, SourceObject
+    from sparkify.staging.request import StagedObjects
     from sparkify.warehouses.base import Warehouse
 
 
@@ -110,11 +114,13 @@ class StageToRedshiftOperator(WarehouseOperator):
         self.workspace = workspace
         self.window_start = window_start
         self.window_end = window_end
+        self.lineage_source: Source | None = None
+        self.staged: StagedObjects | None = None
 
     def listed_objects(self, source: Source, context: Any) -> Iterator[SourceObject]:
         """The objects this run is about: every object below ``prefix``, or the objects of the window's days."""
-        if self.prefix is not None:
-            yield from source.list(self.prefix)
+        if self.daily_key is None:
+            yield from source.list(self.prefix or "")
             return
         window = resolve_window(context, self.window_start, self.window_end)
         listing = self._listing = DayListing(source, self.daily_key, window, margin_days=self.margin_days)
@@ -143,6 +149,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             ),
             log=self.log,
         )
+        self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = warehouse.stage(request)
         self.log.info("%s: staging summary %s", self.table, summary)
         if self._listing is not None and self.time_column:
@@ -155,3 +162,16 @@ class StageToRedshiftOperator(WarehouseOperator):
                 margin=dt.timedelta(days=self.margin_days),
             )
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """OpenLineage: the source objects this run staged (each day file, or the prefix with a count of
+        song files) and the staging table. Also serves failures (the default for ``on_failure``): the
+        objects committed before the failure are reported, and nothing else."""
+        return staging_lineage(
+            self.lineage_naming,
+            self.table,
+            self.lineage_source,
+            self.staged,
+            group=self.prefix if self.prefix is not None else static_prefix(self.daily_key or ""),
+            per_object=self.daily_key is not None,
+        )

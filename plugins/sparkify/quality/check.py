@@ -29,6 +29,9 @@ class Check:
     scope: str = "table"
     expected_sql: str | None = None
     sample_sql: str | None = None
+    #: the check's kind (``not_null``, ``unique`` …) and the column it tests, if one: OpenLineage's assertion
+    kind: str = "custom"
+    column: str | None = None
 
     @property
     def uses_window(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sparkify.catalogue import CatalogueError, load_catalogue, read_table_spec
@@ -31,7 +32,7 @@ def compile_check(ctx: CheckContext, spec: dict[str, Any]) -> list[Check]:
         raise CheckDefinitionError(f"{ctx.origin}: {kind}: severity must be one of {SEVERITIES}")
     if common["scope"] not in SCOPES:
         raise CheckDefinitionError(f"{ctx.origin}: {kind}: scope must be one of {SCOPES}")
-    return KINDS[kind](ctx, arg, name, common)
+    return [replace(check, kind=kind) for check in KINDS[kind](ctx, arg, name, common)]
 
 
 def compile_table_checks(table: TableSpec) -> list[Check]:

@@ -56,7 +56,12 @@ class CheckContext:
 
 
 def offending_rows(
-    ctx: CheckContext, name: str, condition: str, common: dict[str, Any], alias: str | None = None
+    ctx: CheckContext,
+    name: str,
+    condition: str,
+    common: dict[str, Any],
+    alias: str | None = None,
+    column: str | None = None,
 ) -> Check:
     """A check that passes when no row of the table (of the window, if scoped) meets ``condition``."""
     source = f"{ctx.table} as {alias}" if alias else ctx.table
@@ -66,6 +71,7 @@ def offending_rows(
         name,
         f"select count(*) {body}",
         sample_sql=f"select {alias + '.' if alias else ''}* {body} limit 5",
+        column=column,
         **common,
     )
 
@@ -95,20 +101,24 @@ def row_count(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, A
 @kind("not_null")
 def not_null(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, Any]) -> list[Check]:
     return [
-        offending_rows(ctx, name or f"not_null({column})", f"{column} is null", common)
+        offending_rows(ctx, name or f"not_null({column})", f"{column} is null", common, column=column)
         for column in columns_of(arg, ctx.origin)
     ]
 
 
 @kind("unique")
 def unique(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, Any]) -> list[Check]:
-    columns = ", ".join(columns_of(arg, ctx.origin))
+    listed = columns_of(arg, ctx.origin)
+    columns = ", ".join(listed)
     grouped = (
         f"select {columns}, count(*) as copies from {ctx.table}{ctx.where(None, common['scope'])}"
         f" group by {columns} having count(*) > 1"
     )
     sql = f"select count(*) from ({grouped}) as duplicates"
-    return [Check(ctx.table, name or f"unique({columns})", sql, sample_sql=f"{grouped} limit 5", **common)]
+    column = listed[0] if len(listed) == 1 else None
+    return [
+        Check(ctx.table, name or f"unique({columns})", sql, sample_sql=f"{grouped} limit 5", column=column, **common)
+    ]
 
 
 @kind("accepted_values")
@@ -116,7 +126,7 @@ def accepted_values(ctx: CheckContext, arg: Any, name: str | None, common: dict[
     column = check_identifier(arg["column"], "column")
     values = ", ".join(literal(v) for v in arg["values"])
     condition = f"{column} is not null and {column} not in ({values})"
-    return [offending_rows(ctx, name or f"accepted_values({column})", condition, common)]
+    return [offending_rows(ctx, name or f"accepted_values({column})", condition, common, column=column)]
 
 
 @kind("relationships")
@@ -129,7 +139,7 @@ def relationships(ctx: CheckContext, arg: Any, name: str | None, common: dict[st
         f"c.{column} is not null and not exists (select 1 from {parent} as p where p.{parent_column} = c.{column})"
     )
     label = name or f"relationships({column} -> {parent}.{parent_column})"
-    return [offending_rows(ctx, label, condition, common, alias="c")]
+    return [offending_rows(ctx, label, condition, common, alias="c", column=column)]
 
 
 _RANGE_BOUNDS = {"min": "<", "max": ">", "greater_than": "<=", "less_than": ">="}
@@ -142,7 +152,8 @@ def value_range(ctx: CheckContext, arg: Any, name: str | None, common: dict[str,
     if not outside:
         raise CheckDefinitionError(f"{ctx.origin}: range on {column} needs min, max, greater_than or less_than")
     described = ", ".join(f"{k} {v}" for k, v in arg.items() if k in _RANGE_BOUNDS)
-    return [offending_rows(ctx, name or f"range({column}: {described})", f"({' or '.join(outside)})", common)]
+    label = name or f"range({column}: {described})"
+    return [offending_rows(ctx, label, f"({' or '.join(outside)})", common, column=column)]
 
 
 @kind("custom")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,6 +29,35 @@ class StageOptions:
 
 
 @dataclass
+class StagedObjects:
+    """What one staging task loaded, for its lineage: totals, and the first ``keep`` objects.
+
+    The stagers add each object once its transaction has committed. Memory stays bounded whatever
+    the number of objects (a prefix of millions of song files keeps ``keep`` keys and three counts).
+    """
+
+    keep: int = 100
+    count: int = 0
+    size: int = 0
+    rows: int = 0
+    #: ``(key, size, rows)`` of the first ``keep`` objects staged (rows ``None`` where one COPY loaded many)
+    objects: list[tuple[str, int, int | None]] = field(default_factory=list)
+
+    def add(self, objects: list[SourceObject], rows: int) -> None:
+        """Record ``objects``, committed together with ``rows`` rows."""
+        self.count += len(objects)
+        self.size += sum(obj.size for obj in objects)
+        self.rows += rows
+        for obj in objects[: max(self.keep - len(self.objects), 0)]:
+            self.objects.append((obj.key, obj.size, rows if len(objects) == 1 else None))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every staged object is listed in :attr:`objects`."""
+        return self.count == len(self.objects)
+
+
+@dataclass
 class StageRequest:
     """Stage ``objects`` of ``source`` into ``table``.
 
@@ -42,7 +71,11 @@ class StageRequest:
     json_format: str
     one_unit_per_object: bool
     options: StageOptions = field(default_factory=StageOptions)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sparkify.staging"))
+    #: filled by the stager as objects commit: what the run read, for lineage
+    staged: StagedObjects = field(default_factory=StagedObjects)
+    log: Any = field(  # the task's logger (Airflow's structlog) or a stdlib one
+        default_factory=lambda: logging.getLogger("sparkify.staging")
+    )
 
     @property
     def auto_format(self) -> bool:

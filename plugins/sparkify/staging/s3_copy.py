@@ -74,6 +74,7 @@ class S3CopyStager:
                 self._delete(manifest_uri)
             self.counts["objects_staged"] += len(objects)
             self.counts["rows_staged"] += rows
+            request.staged.add(objects, rows)
             request.log.info("%s: COPY unit %d/%d done, %d rows", request.table, number, len(units), rows)
         with self.warehouse.transaction() as cursor:
             self.warehouse.refresh_statistics(cursor, request.table)
@@ -108,7 +109,7 @@ class S3CopyStager:
                 "the Variable sparkify_workspace (or the warehouse connection's extra 'workspace') to an "
                 "s3://bucket/prefix that Airflow can write and Redshift can read; the source is never written"
             )
-        units = []
+        units: list[tuple[str, list[SourceObject], str | None]] = []
         batch = self.request.options.manifest_batch
         for start in range(0, len(todo), batch):
             chunk = todo[start : start + batch]
@@ -187,7 +188,9 @@ class S3CopyStager:
             self.warehouse.lock(cursor, table)
             self.counts["rows_replaced"] += self.ledger.forget(cursor, [o.key for o in objects])
             columns = [name for name, _, _ in column_names(cursor, table) if not name.startswith("_")]
-            cursor.execute(f"create temp table {_UNIT_TABLE} (like {table})")
+            column_list = ", ".join(columns)
+            # CTAS, not LIKE: LIKE copies NOT NULL, and COPY leaves _source_key (NOT NULL) empty
+            cursor.execute(f"create temp table {_UNIT_TABLE} as select {column_list} from {table} limit 0")
             statement = copy_statement(
                 table=_UNIT_TABLE,
                 columns=columns,
@@ -200,7 +203,6 @@ class S3CopyStager:
             )
             self.request.log.info("Running %s", redact(statement))
             cursor.execute(statement)
-            column_list = ", ".join(columns)
             cursor.execute(
                 f"insert into {table} ({column_list}, _source_key) select {column_list}, %s from {_UNIT_TABLE}",
                 (unit,),

@@ -159,6 +159,8 @@ class StdinCopyStager:
                 self.ledger.record(cursor, [(e.obj, e.rows, e.obj.key) for e in todo])
         self.counts["objects_staged"] += len(todo)
         self.counts["rows_staged"] += sum(e.rows for e in todo)
+        for encoded in todo:
+            self.request.staged.add([encoded.obj], encoded.rows)
 
 
 def copy_lines(cursor: Any, statement: str, lines: Iterable[str]) -> None:

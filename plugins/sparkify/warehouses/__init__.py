@@ -26,8 +26,13 @@ class UnknownTargetError(ValueError):
 
 
 def register(cls: type[Warehouse]) -> type[Warehouse]:
-    """Class decorator: make ``cls`` a target, under ``cls.name``."""
-    TARGETS[cls.name] = cls
+    """Class decorator: make ``cls`` a target, under ``cls.name``.
+
+    Only classes of this package count: the same file imported under another module name (Airflow's
+    plugin loader does that unless plugins/.airflowignore stops it) must not replace the real class.
+    """
+    if cls.__module__.startswith(f"{__name__}."):
+        TARGETS[cls.name] = cls
     return cls
 
 

@@ -85,7 +85,7 @@ class Warehouse(ABC):
         ``on_error(cursor, error)`` runs after the rollback, in the same session, and may raise a
         clearer error (Redshift's load errors are read that way).
         """
-        conn = self.hook.get_conn()
+        conn: Any = self.hook.get_conn()  # psycopg 3 or psycopg2: both have autocommit, commit, rollback
         try:
             conn.autocommit = False
             with conn.cursor() as cursor:
@@ -128,6 +128,20 @@ class Warehouse(ABC):
     @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str) -> None:
         """Give the planner what it needs about ``table`` after a bulk load (see the README's benchmark)."""
+
+    # -- lineage ---------------------------------------------------------------------------------------
+
+    #: the port OpenLineage names when the connection gives none
+    default_port: ClassVar[int] = 5432
+
+    def lineage_namespace(self) -> str:
+        """This warehouse's OpenLineage dataset namespace, as the naming spec gives it for PostgreSQL:
+        ``postgres://{host}:{port}``. Targets of other engines override it."""
+        return f"postgres://{(self.connection.host or 'localhost').lower()}:{self.connection.port or self.default_port}"
+
+    def lineage_database(self) -> str:
+        """The database that OpenLineage dataset names start with (``{database}.{schema}.{table}``)."""
+        return self.connection.schema or ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.conn_id!r})"

@@ -12,7 +12,7 @@ to the upstream PostgreSQL as Redshift, through its SQL: Redshift-only DDL is tr
         redshift.statement_texts()  # every statement received, as sent
         redshift.copies  # one CopyRecord per COPY from S3: objects read, rows, rejects
 
-See docs/README-redshift-emulator.md for what it can and cannot stand in for.
+The README (Tests, "The Redshift emulator") says what it can and cannot stand in for.
 """
 
 from __future__ import annotations

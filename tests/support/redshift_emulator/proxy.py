@@ -101,6 +101,8 @@ class Emulator:
         self.system = SystemTables(upstream_host, upstream_port, upstream_user)
         self.statements: list[ReceivedStatement] = []
         self.copies: list[CopyRecord] = []
+        #: (user, database) of every session, as the client logged in
+        self.logins: list[tuple[str, str]] = []
         self._own_dir = work_dir is None
         self.work_dir = Path(tempfile.mkdtemp(prefix="redshift-emulator-")) if work_dir is None else work_dir
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -263,6 +265,7 @@ class Session:
             kind, _secret = stream.read_message()
             if kind != ord("p"):
                 return False
+        self.emulator.logins.append((user, self.database))
         with contextlib.suppress(Exception):  # a missing database is for the server to report
             self.emulator.system.install(self.database)
         upstream_params = {"user": self.emulator.upstream_user, "database": self.database}

@@ -1,0 +1,130 @@
+"""The whole DAG on the Redshift target, for real: a ``redshift`` connection to the Redshift emulator
+(tests/support/redshift_emulator: every statement runs on the real PostgreSQL, COPY reads moto's S3),
+a read-only ``s3://`` source, manifests in a workspace bucket. The tables must equal the oracle's, as on
+the PostgreSQL path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from support import oracle
+from support.moto_server import client, upload_folder
+from support.runner import dag_test, run_window, task_states
+from support.star_schema import assert_star_schema_matches
+from support.warehouse_state import rows, snapshot
+
+UTC = dt.UTC
+ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3"
+START, END = dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 11, 4, tzinfo=UTC)
+
+
+@pytest.fixture
+def source(s3_endpoint, demo_source, tmp_path, request):
+    """A bucket of its own per test (tests change objects), holding a copy of the demo data."""
+    folder = tmp_path / "raw"
+    shutil.copytree(demo_source, folder)
+    bucket = f"rs-{request.node.name[:30].replace('_', '-').lower()}-{id(folder) % 10_000}"
+    upload_folder(s3_endpoint, folder, bucket, "raw")
+    s3 = client(s3_endpoint)
+    s3.create_bucket(Bucket=f"{bucket}-work", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    return {"folder": folder, "bucket": bucket, "uri": f"s3://{bucket}/raw", "workspace": f"s3://{bucket}-work/etl"}
+
+
+@pytest.fixture
+def on_redshift(redshift_emulator, warehouse_dsn, aws_connection, source, monkeypatch):
+    """Point the connection ``redshift`` at the emulator, with an IAM role and the workspace as extras."""
+    database = warehouse_dsn.rsplit("/", 1)[1]
+    extras = f"iam_role={quote(ROLE, safe='')}&workspace={quote(source['workspace'], safe='')}"
+    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"{redshift_emulator.uri(database)}?{extras}")
+    return redshift_emulator
+
+
+def objects(s3_endpoint: str, bucket: str) -> dict[str, str]:
+    s3 = client(s3_endpoint)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_dag_on_redshift_loads_what_the_json_says(dag, on_redshift, source, s3_endpoint, db) -> None:
+    before = objects(s3_endpoint, source["bucket"])
+    first_copy = len(on_redshift.copies)
+    dag_run = dag_test(dag, start=START, end=END, source=source["uri"])
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert_star_schema_matches(db, source["folder"], START, END)
+    copies = on_redshift.copies[first_copy:]
+    day_files = [c for c in copies if "/log_data/" in str(c.source)]
+    assert len(day_files) == 3, "one COPY per day file of the window"
+    manifests = [c for c in copies if str(c.source).startswith(source["workspace"])]
+    song_files = len(list((source["folder"] / "song_data").rglob("*.json")))
+    assert sum(len(c.objects) for c in manifests) == song_files
+    assert objects(s3_endpoint, source["bucket"]) == before, "nothing was written to the source bucket"
+    assert objects(s3_endpoint, f"{source['bucket']}-work") == {}, "manifests are removed once loaded"
+    ddl = [s for s in on_redshift.statement_texts() if "create table if not exists songplays" in s]
+    assert ddl and "distkey (song_id)" in ddl[0] and "sortkey (start_time)" in ddl[0]
+
+
+def test_reruns_and_hourly_runs_on_redshift_equal_one_run(dag, on_redshift, source, db) -> None:
+    day = (dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 2, 6, tzinfo=UTC))
+    results = run_window(dag, *day, source["uri"])
+    whole = snapshot(db)
+    again = run_window(dag, *day, source["uri"])
+    assert snapshot(db) == whole, "a rerun changes nothing"
+    assert again["stage_events"]["objects_staged"] == 0 and again["stage_songs"]["objects_staged"] == 0
+    assert results["stage_events"]["objects_staged"] == 1
+
+    for table in ("songplays", "users", "time", "songs", "artists"):
+        db.execute(f"delete from {table}")
+    hour = dt.timedelta(hours=1)
+    for start in [day[0] + n * hour for n in (3, 0, 5, 1, 4, 2)]:  # out of order on purpose
+        run_window(dag, start, start + hour, source["uri"])
+    assert snapshot(db) == whole, "six hourly runs in any order equal one run over the six hours"
+
+
+def test_a_changed_object_replaces_its_rows_on_redshift(dag, on_redshift, source, s3_endpoint, db) -> None:
+    window = (dt.datetime(2018, 11, 3, tzinfo=UTC), dt.datetime(2018, 11, 4, tzinfo=UTC))
+    run_window(dag, *window, source["uri"])
+    day_file = source["folder"] / "log_data" / "2018" / "11" / "2018-11-03-events.json"
+    lines = day_file.read_text().splitlines(keepends=True)
+    day_file.write_text("".join(lines[: len(lines) // 2]))  # a re-upload with half the events
+    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/log_data/2018/11/2018-11-03-events.json")
+
+    result = run_window(dag, *window, source["uri"])
+    assert result["stage_events"]["objects_staged"] == 1 and result["stage_events"]["rows_replaced"] == len(lines)
+    expected = oracle.songplays(oracle.events(source["folder"]), oracle.songs(source["folder"]), *window)
+    assert rows(db, "select count(*) from songplays")[0][0] == len(expected)
+    assert rows(db, "select count(*) from staging_events")[0][0] == len(lines) // 2
+
+
+def test_a_rejected_record_is_named_from_stl_load_errors_and_fails_at_once(
+    dag, on_redshift, source, s3_endpoint, db
+) -> None:
+    good = (dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 11, 2, tzinfo=UTC))
+    run_window(dag, *good, source["uri"])
+    staged = rows(db, "select count(*) from staging_events")[0][0]
+
+    day_file = source["folder"] / "log_data" / "2018" / "11" / "2018-11-02-events.json"
+    lines = day_file.read_text().splitlines(keepends=True)
+    record = json.loads(lines[4])
+    record["sessionId"] = "not-a-number"
+    lines[4] = json.dumps(record) + "\n"
+    day_file.write_text("".join(lines))
+    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/log_data/2018/11/2018-11-02-events.json")
+
+    stage = next(t for t in dag.tasks if t.task_id == "stage_events")
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, good[1], good[1] + dt.timedelta(days=1), source["uri"], only=(stage.task_id,))
+    message = str(error.value)
+    assert "2018-11-02-events.json, line 5" in message
+    assert "session_id" in message and "not-a-number" in message
+    assert rows(db, "select count(*) from staging_events")[0][0] == staged, "what was loaded stays"
+    with psycopg.connect(on_redshift.dsn(db.info.dbname)) as conn:
+        logged = conn.execute("select count(*) from stl_load_errors where raw_field_value like 'not-a-number%'")
+        assert logged.fetchone()[0] >= 1
