@@ -79,7 +79,9 @@ def test_staging_reports_the_day_files_and_the_song_prefix_it_read(lineage_run, 
     events, warehouse, name = lineage_run
 
     stage_events = task_event(events, "stage_events", "COMPLETE")
-    day_files = [demo_source / f"log_data/2018/11/2018-11-0{day}-events.json" for day in (1, 2)]
+    # the window's two days, and the day after (stage_events also stages the days around its window; the
+    # day before, 31 October, has no file)
+    day_files = [demo_source / f"log_data/2018/11/2018-11-0{day}-events.json" for day in (1, 2, 3)]
     inputs = datasets(stage_events, "inputs")
     assert set(inputs) == {("file", str(path)) for path in day_files}
     for path in day_files:
@@ -138,7 +140,7 @@ def test_loads_name_their_inputs_and_outputs_and_songplays_has_column_lineage(li
     assert lineage["start_time"] == {(warehouse, plays, "ts")}
     assert lineage["song_id"] == {(warehouse, songs, "song_id")}
     assert lineage["artist_id"] == {(warehouse, songs, "artist_id")}
-    assert lineage["songplay_id"] == {(warehouse, plays, c) for c in ("session_id", "item_in_session", "user_id")}
+    assert lineage["songplay_id"] == {(warehouse, plays, c) for c in ("session_id", "item_in_session", "user_id", "ts")}
     assert lineage["user_agent"] == {(warehouse, plays, "user_agent")}
 
 

@@ -104,3 +104,23 @@ def test_a_pattern_without_day_field_is_refused() -> None:
     assert day_prefix_pattern(UDACITY) == "log_data/%Y/%m/%Y-%m-%d"
     with pytest.raises(ValueError, match="no day field"):
         day_prefix_pattern("log_data/%Y/%m/events.json")
+
+
+def test_a_margin_lists_the_neighbouring_days_without_reporting_them_missing(tmp_path) -> None:
+    source = make(
+        tmp_path,
+        "log_data/2018/11/2018-11-01-events.json",
+        "log_data/2018/11/2018-11-02-events.json",
+        "log_data/2018/11/2018-11-04-events.json",
+    )
+    listing = DayListing(source, UDACITY, window(2, 2), margin_days=1)
+
+    assert [o.key for o in listing] == [
+        "log_data/2018/11/2018-11-01-events.json",
+        "log_data/2018/11/2018-11-02-events.json",
+    ]
+    assert listing.day_of == {
+        "log_data/2018/11/2018-11-01-events.json": dt.date(2018, 11, 1),
+        "log_data/2018/11/2018-11-02-events.json": dt.date(2018, 11, 2),
+    }
+    assert listing.report() == []  # the 3rd is a neighbour, not a day of the window

@@ -71,13 +71,15 @@ class LoadDimensionOperator(ModelLoadOperator):
             else:
                 cursor.execute(f"insert into {self.table}\n{self.sql}", params)
                 inserted = cursor.rowcount
-            gate(cursor, self.table, params)  # checks on what this load publishes, before commit
+                if self.mode == "truncate-insert":  # the table is exactly what this load publishes
+                    gate(cursor, self.table, relation=self.table)
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}
 
     def _upsert(self, cursor: Any, params: dict | None) -> tuple[int, int]:
         staged = f"{self.table.replace('.', '_')}_upsert"
         cursor.execute(f"create temp table {staged} as\n{self.sql}", params)
+        gate(cursor, self.table, relation=staged)  # the rows this load publishes, checked before commit
         cursor.execute(f"select * from {staged} limit 0")
         columns = ", ".join(d[0] for d in cursor.description)
         match = " and ".join(f"{self.table}.{k} = s.{k}" for k in self.primary_key)

@@ -2,11 +2,13 @@
 
 The quality task runs after the loads have committed, so a row that fails a check is already published
 when the check fails, and a table-wide check then fails every later run too (issue 10, item 3). The
-checks that concern only the rows of the table being loaded (``not_null``, ``unique``,
-``accepted_values``, ``range``, of severity ``error``) therefore also run inside the load's transaction,
-on what the load is about to publish: if one fails, the load rolls back and fails at once, naming the
-check and a few offending rows, and the table stays as it was. Checks across tables (``relationships``,
-``custom``) and counts (``row_count``) stay with the quality task, which runs once every table is loaded.
+checks that concern only a table's own rows (``not_null``, ``unique``, ``accepted_values``, ``range``, of
+severity ``error``) therefore also run inside the load's transaction, on exactly the rows the load is
+about to publish (a fact load's window; a dimension's model output): if one fails, the load rolls back
+and fails at once, naming the check and a few offending rows, and the table stays as it was. Rows
+published before (or by hand) do not block a load: the quality task reports them. Checks across tables
+(``relationships``, ``custom``) and counts (``row_count``) stay with the quality task, which runs once
+every table is loaded.
 
 Repair and rerun: fix the source object the offending rows come from (its new version is staged again)
 and rerun the window; nothing of the refused load was published, so nothing needs cleaning up.
@@ -18,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.catalogue import load_catalogue
 from sparkify.errors import FailNow
-from sparkify.quality.compile import compile_table_checks
+from sparkify.quality.compile import compile_check
+from sparkify.quality.kinds import CheckContext
 
 if TYPE_CHECKING:
     from sparkify.quality.check import Check
@@ -27,22 +30,29 @@ if TYPE_CHECKING:
 GATING_KINDS = ("not_null", "unique", "accepted_values", "range")
 
 
-def gating_checks(table: str) -> list[Check]:
-    """The error-level checks of ``table``'s catalogue entry that gate its loads (none if it has no entry)."""
+def gating_checks(table: str, relation: str | None = None, *, window: bool = False) -> list[Check]:
+    """The error-level row checks of ``table``'s catalogue entry (none without one), compiled against
+    ``relation`` (default: the table), on the rows of the run's window when ``window``, else on all."""
     spec = load_catalogue().spec(table)
     if spec is None:
         return []
-    return [c for c in compile_table_checks(spec) if c.severity == "error" and c.name.split("(", 1)[0] in GATING_KINDS]
+    ctx = CheckContext(relation or table, spec.time_column, str(spec.path or table))
+    checks: list[Check] = []
+    for declared in spec.checks:
+        kinds = set(declared) - {"severity", "scope", "name"}
+        if declared.get("severity", "error") != "error" or not kinds <= set(GATING_KINDS):
+            continue
+        checks.extend(compile_check(ctx, {**declared, "scope": "window" if window else "table"}))
+    return checks
 
 
-def gate(cursor: Any, table: str, params: dict[str, Any] | None) -> int:
-    """Run ``table``'s gating checks on ``cursor`` (inside the load's transaction); raise
-    :class:`~sparkify.errors.FailNow` listing every failure. Returns the number of checks run."""
+def gate(cursor: Any, table: str, params: dict[str, Any] | None = None, *, relation: str | None = None) -> int:
+    """Run ``table``'s gating checks on ``cursor``, inside the load's transaction, on the rows about to be
+    published: ``relation`` (a dimension's model output), else the table's rows of the window ``params``
+    (a fact load). Raise :class:`~sparkify.errors.FailNow` listing every failure; return the checks run."""
     failures = []
-    checks = gating_checks(table)
+    checks = gating_checks(table, relation, window=relation is None and params is not None)
     for check in checks:
-        if check.uses_window and params is None:
-            continue  # a window-scoped check of a load without window: the quality task runs it
         cursor.execute(check.sql, params if "%(" in check.sql else None)
         row = cursor.fetchone()
         observed = row[0] if row else None
