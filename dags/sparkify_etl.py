@@ -14,11 +14,13 @@ The loads and their order come from the table catalogue (`sql/models/<table>.yml
 `depends_on`), so a new dimension is a new set of files, not a change here.
 
 **Window.** A run processes the events of `[window_start, window_end)`: the run params when both are
-given (one manual run can load any span, a month included), else the run's data interval, which for
-scheduled and backfill runs is the hour before the logical date. A manual run with neither fails with
-a message instead of guessing.
+given (one manual run can load any span, a month included), else the run's data interval: for a
+scheduled or backfill run with logical date L, `[L, L+1h)`; for a manual run at L, Airflow gives the hour
+before, `[L-1h, L)`. A manual run without logical date and without params fails with a message instead
+of guessing.
 
-**Staging.** `stage_events` stages the day files of `log_data/` that the window touches; `stage_songs`
+**Staging.** `stage_events` stages the objects of `log_data/` of the days the window touches, and of the
+day before and after (an event filed under a neighbouring day is staged before its window loads); `stage_songs`
 stages `song_data/`. A ledger stages every source object once, so reruns and overlapping runs are cheap
 and never double rows.
 

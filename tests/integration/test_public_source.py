@@ -50,6 +50,10 @@ def test_the_documented_unsigned_connection_reads_a_public_bucket(unsigned_sourc
 def test_it_signs_nothing_so_private_objects_stay_closed(unsigned_source) -> None:
     from botocore.exceptions import ClientError
 
-    with pytest.raises(ClientError) as refused:
+    from sparkify.errors import FailNow
+
+    # refused, and a retry cannot change that: the task fails at once, naming the object
+    with pytest.raises(FailNow, match=r"s3://public-sample/private/secret\.json: cannot read") as refused:
         unsigned_source.read("private/secret.json")
-    assert refused.value.response["Error"]["Code"] in {"403", "AccessDenied"}
+    assert isinstance(refused.value.__cause__, ClientError)
+    assert refused.value.__cause__.response["Error"]["Code"] in {"403", "AccessDenied"}
