@@ -25,7 +25,10 @@ if ! airflow dags test sparkify_etl "$start" --conf "$conf" > "$log" 2>&1; then
   echo "sparkify_etl failed: see $log" >&2
   exit 1
 fi
-if ! grep -aqE "DagRun Finished: .* state=success" "$log"; then
+# a task that could not run still lets the run finish "successful": e.g. a scheduler of the same metadata
+# database ended it first (its dagrun_timeout counts from the 2018 logical date that `dags test` gives as
+# the run's start). Pause the DAG in that Airflow, or stop it, while demo runs.
+if ! grep -aqE "DagRun Finished: .* state=success" "$log" || grep -aq "\[DAG TEST\] Error running task" "$log"; then
   grep -aE "ERROR|Error|failed" "$log" | tail -20
   echo "sparkify_etl did not succeed: see $log" >&2
   exit 1
