@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -17,10 +18,11 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
 from sparkify.identifiers import check_identifier
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
+from sparkify.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
+from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS, Credentials, copy_statement, manifest_document, redact
 from sparkify.sources import S3Source, Source, SourceObject, open_source
-from sparkify.warehouse import POSTGRES, Warehouse, copy_lines, lock_table, placeholders
+from sparkify.warehouse import POSTGRES, Warehouse, lock_table, placeholders
 from sparkify.window import resolve_window
 
 if TYPE_CHECKING:
@@ -28,15 +30,24 @@ if TYPE_CHECKING:
 
 _AUTO_FORMATS = ("auto", "auto ignorecase")
 _LEDGER_PAGE = 1000  # keys checked against the ledger per query: one S3 listing page
+_STREAM_ABOVE = 4 * 1024 * 1024  # larger objects are streamed into COPY, never held whole
 
 
 @dataclass
-class _Encoded:
-    """One source object, parsed and encoded as COPY text lines."""
+class _Fetched:
+    """One source object: its bytes when small (fetched ahead, concurrently), else None (streamed at COPY)."""
 
     obj: SourceObject
-    lines: list[str]
-    rows: int
+    body: bytes | None
+
+
+class _RetryPrefix(Exception):
+    """A bad object in a batch that replaces rows: roll the batch back, then stage the objects before it."""
+
+    def __init__(self, good: list[_Fetched], error: StagingDataError) -> None:
+        super().__init__(str(error))
+        self.good = good
+        self.error = error
 
 
 class StageToRedshiftOperator(BaseOperator):
@@ -207,47 +218,50 @@ class StageToRedshiftOperator(BaseOperator):
             ) from None
         return JsonMapping(columns, self.json_format, document)
 
-    def _encoded(self, source: Source, encoder: RowEncoder, pending: Iterable[SourceObject]) -> Iterator[_Encoded]:
-        """Fetch and encode objects concurrently, yielding them in order, at most 2 × workers in flight."""
+    def _fetched(self, source: Source, pending: Iterable[SourceObject]) -> Iterator[_Fetched]:
+        """Fetch small objects concurrently, yielding them in order, at most 2 × workers in flight; large
+        ones are yielded unread, to be streamed. Encoding happens in the COPY, pipelined with the server."""
 
-        def encode(obj: SourceObject) -> _Encoded:
-            where = source.locate(obj.key)
-            try:
-                text = source.read(obj.key).decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise StagingDataError(f"{where}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-            lines, rows = encoder.encode(text, where, extra=(obj.key,))
-            return _Encoded(obj, lines, rows)
+        def fetch(obj: SourceObject) -> _Fetched:
+            return _Fetched(obj, None if obj.size > _STREAM_ABOVE else source.read(obj.key))
 
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="stage") as pool:
             in_flight: deque = deque()
             objects = iter(pending)
             for obj in objects:
-                in_flight.append(pool.submit(encode, obj))
+                in_flight.append(pool.submit(fetch, obj))
                 if len(in_flight) >= 2 * self.max_workers:
                     break
             while in_flight:
                 result = in_flight.popleft().result()
                 next_obj = next(objects, None)
                 if next_obj is not None:
-                    in_flight.append(pool.submit(encode, next_obj))
+                    in_flight.append(pool.submit(fetch, next_obj))
                 yield result
 
     def _stage_locally(
         self, warehouse: Warehouse, source: Source, pending: Iterator[SourceObject], counts: dict[str, int]
     ) -> dict[str, int]:
         columns = self._columns(warehouse)
-        encoder = RowEncoder(self._mapping(source, columns), CopyOptions())
+        encoder = StreamEncoder(self._mapping(source, columns), CopyOptions())
         copy_sql = f"copy {self.table} ({', '.join(c.name for c in columns)}, _source_key) from stdin"
         totals = {"objects_staged": 0, "rows_staged": 0, "rows_replaced": 0}
         started = time.monotonic()
-        batch: list[_Encoded] = []
+        batch: list[_Fetched] = []
         batch_size = 0
 
         def flush() -> None:
             nonlocal batch, batch_size
             if batch:
-                staged, rows, replaced = self._commit_local_batch(warehouse, copy_sql, batch)
+                try:
+                    staged, rows, replaced, error = self._commit_local_batch(
+                        warehouse, source, encoder, copy_sql, batch
+                    )
+                except _RetryPrefix as retry:
+                    staged, rows, replaced, _ = self._commit_local_batch(
+                        warehouse, source, encoder, copy_sql, retry.good
+                    )
+                    error = retry.error
                 totals["objects_staged"] += staged
                 totals["rows_staged"] += rows
                 totals["rows_replaced"] += replaced
@@ -261,22 +275,23 @@ class StageToRedshiftOperator(BaseOperator):
                     totals["rows_staged"],
                     totals["rows_staged"] / elapsed,
                 )
+                if error is not None:  # the objects before the bad one are committed
+                    raise AirflowFailException(f"{self.table}: {error}") from None
             batch, batch_size = [], 0
 
-        try:
-            for encoded in self._encoded(source, encoder, pending):
-                batch.append(encoded)
-                batch_size += sum(len(line) for line in encoded.lines)
-                if batch_size >= self.batch_bytes:
-                    flush()
-        except StagingDataError as error:
-            flush()  # keep every good object read before the bad one
-            raise AirflowFailException(f"{self.table}: {error}") from None
+        for fetched in self._fetched(source, pending):
+            batch.append(fetched)
+            batch_size += fetched.obj.size
+            if batch_size >= self.batch_bytes:
+                flush()
         flush()
         return totals
 
-    def _commit_local_batch(self, warehouse: Warehouse, copy_sql: str, batch: list[_Encoded]) -> tuple[int, int, int]:
-        keys = [e.obj.key for e in batch]
+    def _commit_local_batch(
+        self, warehouse: Warehouse, source: Source, encoder: StreamEncoder, copy_sql: str, batch: list[_Fetched]
+    ) -> tuple[int, int, int, StagingDataError | None]:
+        """Stage a batch in one transaction; a bad object stops it, the ones before it commit, its error returns."""
+        keys = [f.obj.key for f in batch]
         with warehouse.transaction() as cursor:
             # serialise stagers of this table: a concurrent run may have staged some of these meanwhile
             cursor.execute(lock_table(warehouse.target, self.table))
@@ -285,8 +300,8 @@ class StageToRedshiftOperator(BaseOperator):
                 (self.table, keys),
             )
             current = dict(cursor.fetchall())
-            todo = [e for e in batch if current.get(e.obj.key) != e.obj.version]
-            replaced_keys = [e.obj.key for e in todo if e.obj.key in current]
+            todo = [f for f in batch if current.get(f.obj.key) != f.obj.version]
+            replaced_keys = [f.obj.key for f in todo if f.obj.key in current]
             replaced = 0
             if replaced_keys:
                 cursor.execute(
@@ -298,10 +313,25 @@ class StageToRedshiftOperator(BaseOperator):
                     "delete from staging_ledger where table_name = %s and object_key = any(%s)",
                     (self.table, replaced_keys),
                 )
-            if todo:
-                copy_lines(cursor, copy_sql, (line for e in todo for line in e.lines))
-                self._record_staged(cursor, [(e.obj, e.rows, e.obj.key) for e in todo])
-        return len(todo), sum(e.rows for e in todo), replaced
+            items = (
+                CopyItem(
+                    where=source.locate(f.obj.key),
+                    extra=(f.obj.key,),
+                    body=f.body if f.body is not None else functools.partial(source.open, f.obj.key),
+                )
+                for f in todo
+            )
+            outcome = copy_objects(cursor, copy_sql, encoder, items)
+            good = todo[: len(outcome.rows)]
+            if outcome.error is not None and any(f.obj.key in current for f in todo[len(good) :]):
+                # the bad object, or one after it, replaces earlier rows that this transaction deleted:
+                # undo it all and stage only the objects before the bad one
+                raise _RetryPrefix(good, outcome.error)
+            if good:
+                self._record_staged(
+                    cursor, [(f.obj, rows, f.obj.key) for f, rows in zip(good, outcome.rows, strict=True)]
+                )
+        return len(good), sum(outcome.rows), replaced, outcome.error
 
     def _record_staged(self, cursor: Any, staged: list[tuple[SourceObject, int | None, str]]) -> None:
         """Write ledger rows ``(object, rows, load unit)`` in the staging transaction, so both commit together."""

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Measure ways of staging the event log on PostgreSQL against the raw-COPY floor (issue 12).
+
+    python benchmarks/encoder_options.py DATA_DIR [--rounds 3] [--options floor,stream,...]
+
+DATA_DIR is the output of ``scripts/generate_demo_data.py``. Every option stages every day file of
+``DATA_DIR/log_data`` into a fresh table ``LIKE staging_events INCLUDING ALL`` (one transaction per
+file, as the operator commits), and the floor (COPY of the same rows, already encoded as COPY text,
+read from a file) is measured in the same round. Rounds interleave the options; the table prints
+medians. Connects to ``postgresql://postgres@127.0.0.1:$SPARKIFY_PG_PORT/encoder_bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+import psycopg  # noqa: E402
+
+from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, copy_suffix  # noqa: E402
+from sparkify.json_stream import StreamEncoder, write_copy  # noqa: E402
+from sparkify.sql_files import render_sql  # noqa: E402
+
+DB = "encoder_bench"
+
+
+def connect(dbname: str = DB) -> psycopg.Connection:
+    port = os.environ.get("SPARKIFY_PG_PORT", "5432")
+    return psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/{dbname}")
+
+
+def prepare() -> list[Column]:
+    with connect("postgres") as admin:
+        admin.autocommit = True
+        if not admin.execute("select 1 from pg_database where datname = %s", (DB,)).fetchone():
+            admin.execute(f"create database {DB}")
+    with connect() as conn:
+        conn.execute("drop table if exists staging_events")
+        for statement in render_sql("ddl/staging_events.sql", "postgres").split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        rows = conn.execute(
+            "select column_name, data_type, character_maximum_length from information_schema.columns"
+            " where table_name = 'staging_events' order by ordinal_position"
+        ).fetchall()
+    return [Column(*row) for row in rows if not row[0].startswith("_")]
+
+
+def fresh_table(conn: psycopg.Connection, indexes: bool) -> str:
+    conn.execute("drop table if exists bench_target")
+    conn.execute(f"create table bench_target (like staging_events {'including all' if indexes else ''})")
+    conn.commit()
+    conn.execute("checkpoint")
+    return "bench_target"
+
+
+def same_rows(fast: str, reference: str, ts_column: int) -> bool:
+    """Equal COPY text, but for how the timestamp is spelled (both spell the same instant)."""
+    if fast == reference:
+        return True
+    for mine, theirs in zip(fast.splitlines(), reference.splitlines(), strict=True):
+        a, b = mine.split("\t"), theirs.split("\t")
+        if a[ts_column] != b[ts_column] and r"\N" not in (a[ts_column], b[ts_column]):
+            if dt.datetime.fromisoformat(a[ts_column]) != dt.datetime.fromisoformat(b[ts_column]):
+                return False
+            a[ts_column] = b[ts_column]
+        if a != b:
+            return False
+    return True
+
+
+class Bench:
+    def __init__(self, data: Path, columns: list[Column]) -> None:
+        self.files = sorted((data / "log_data").rglob("*.json"))
+        self.data = data
+        paths = json.loads((data / "log_json_path.json").read_text())
+        self.mapping = JsonMapping(columns, "log_json_path.json", paths)
+        self.columns = columns
+        self.copy_sql = f"copy bench_target ({', '.join(c.name for c in columns)}, _source_key) from stdin"
+        self.floor_file = data.parent / (data.name + ".copy.txt")
+        self.rows = 0
+        self.ts_column = next(i for i, c in enumerate(columns) if c.data_type.startswith("timestamp"))
+
+    def key(self, path: Path) -> str:
+        return path.relative_to(self.data).as_posix()
+
+    def pre_encode(self) -> None:
+        """The floor's input: the same rows as COPY text, checked equal between both encoders."""
+        reference = RowEncoder(self.mapping, CopyOptions())
+        fast = StreamEncoder(self.mapping)
+        rows = 0
+        with self.floor_file.open("w", encoding="utf-8") as out:
+            for path in self.files:
+                body = path.read_bytes()
+                lines, count = reference.encode(body.decode(), str(path), extra=(self.key(path),))
+                chunks, fast_count = fast.encode_object(body, str(path), extra=(self.key(path),))
+                expected = "".join(lines)
+                if fast_count != count or not same_rows("".join(chunks), expected, self.ts_column):
+                    raise SystemExit(f"{path}: the fast encoder differs from the reference")
+                out.write(expected)
+                rows += count
+        self.rows = rows
+        print(f"pre-encoded {rows} rows from {len(self.files)} files; fast == reference on every row", flush=True)
+
+    # -- options: each stages every file, one transaction per file ---------------------------------
+
+    def floor(self, conn: psycopg.Connection) -> None:
+        with self.floor_file.open("rb") as source, conn.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
+            while block := source.read(1 << 20):
+                copy.write(block)
+        conn.commit()
+
+    def reference(self, conn: psycopg.Connection) -> None:
+        encoder = RowEncoder(self.mapping, CopyOptions())
+        for path in self.files:
+            lines, _ = encoder.encode(path.read_bytes().decode(), str(path), extra=(self.key(path),))
+            with conn.cursor() as cursor:
+                write_copy(cursor, self.copy_sql, ["".join(lines)])
+            conn.commit()
+
+    def orjson(self, conn: psycopg.Connection) -> None:
+        import orjson
+
+        encoder = RowEncoder(self.mapping, CopyOptions())
+        for path in self.files:
+            suffix = copy_suffix((self.key(path),))
+            records = ((n, orjson.loads(line)) for n, line in enumerate(path.read_bytes().splitlines(), 1))
+            lines = encoder.encode_records(records, str(path), suffix)
+            with conn.cursor() as cursor:
+                write_copy(cursor, self.copy_sql, ["".join(lines)])
+            conn.commit()
+
+    def stream(self, conn: psycopg.Connection) -> None:
+        encoder = StreamEncoder(self.mapping)
+        for path in self.files:
+            with path.open("rb") as body, conn.cursor() as cursor:
+                write_copy(cursor, self.copy_sql, (c for c, _ in encoder.chunks(body, str(path), (self.key(path),))))
+            conn.commit()
+
+    def stream_noidx(self, conn: psycopg.Connection) -> None:
+        self.stream(conn)
+
+    def floor_noidx(self, conn: psycopg.Connection) -> None:
+        self.floor(conn)
+
+    def pool(self, conn: psycopg.Connection) -> None:
+        with ProcessPoolExecutor(2, initializer=_init_worker, initargs=(self.mapping,)) as pool:
+            jobs = [pool.submit(_encode_file, str(p), self.key(p)) for p in self.files]
+            for job in jobs:
+                with conn.cursor() as cursor:
+                    write_copy(cursor, self.copy_sql, [job.result()])
+                conn.commit()
+
+    def server(self, conn: psycopg.Connection) -> None:
+        """Raw lines into a temp table, parsed by PostgreSQL (approximate rules: a speed probe only)."""
+        names = [c.name for c in self.columns]
+        paths = self.mapping.flat_keys
+        casts = []
+        for column, key in zip(self.columns, paths, strict=True):
+            value = f"nullif(btrim(j->>'{key}'), '')"
+            if column.data_type.startswith("timestamp"):
+                casts.append(f"timestamp '1970-01-01' + ((j->>'{key}')::bigint * interval '1 millisecond')")
+            elif column.data_type == "character varying":
+                casts.append(f"left({value}, {column.max_length})")
+            else:
+                casts.append(f"({value})::{column.data_type}")
+        insert = (
+            f"insert into bench_target ({', '.join(names)}, _source_key)"
+            f" select {', '.join(casts)}, %s from (select line::jsonb as j from raw_lines) s"
+        )
+        for path in self.files:
+            with conn.cursor() as cursor:
+                cursor.execute("create temp table if not exists raw_lines (line text) on commit delete rows")
+                # CSV with quote and delimiter bytes that valid JSON never holds raw: lines arrive verbatim
+                with (
+                    path.open("rb") as body,
+                    cursor.copy(
+                        "copy raw_lines from stdin with (format csv, quote e'\\x01', delimiter e'\\x02')"
+                    ) as copy,
+                ):
+                    while block := body.read(1 << 20):
+                        copy.write(block)
+                cursor.execute(insert, (self.key(path),))
+            conn.commit()
+
+    def duckdb(self, conn: psycopg.Connection) -> None:
+        """DuckDB's JSON reader writes COPY CSV that PostgreSQL loads (approximate rules: a speed probe only).
+
+        DuckDB is not a dependency: the probe imports it from .local/duckdb-pkg
+        (``pip install --no-deps --target .local/duckdb-pkg duckdb==2.0.1``).
+        """
+        sys.path.insert(0, str(ROOT / ".local" / "duckdb-pkg"))
+        import duckdb
+
+        paths = self.mapping.flat_keys
+        kinds = {"character varying": "VARCHAR", "integer": "BIGINT", "double precision": "DOUBLE"}
+        spec = ", ".join(
+            f"'{key}': '{kinds.get(c.data_type, 'BIGINT')}'" for c, key in zip(self.columns, paths, strict=True)
+        )
+        select = ", ".join(
+            f'make_timestamp("{key}" * 1000)' if c.data_type.startswith("timestamp") else f'"{key}"'
+            for c, key in zip(self.columns, paths, strict=True)
+        )
+        names = ", ".join(c.name for c in self.columns)
+        out = self.data.parent / "duckdb-out.csv"
+        for path in self.files:
+            duckdb.sql(
+                f"copy (select {select}, '{self.key(path)}' from read_json('{path}', format='newline_delimited',"
+                f" columns={{{spec}}})) to '{out}' (header false)"
+            )
+            with (
+                out.open("rb") as body,
+                conn.cursor() as cursor,
+                cursor.copy(f"copy bench_target ({names}, _source_key) from stdin with (format csv)") as copy,
+            ):
+                while block := body.read(1 << 20):
+                    copy.write(block)
+            conn.commit()
+
+
+_worker_encoder: StreamEncoder | None = None
+
+
+def _init_worker(mapping: JsonMapping) -> None:
+    global _worker_encoder
+    _worker_encoder = StreamEncoder(mapping)
+
+
+def _encode_file(path: str, key: str) -> str:
+    chunks, _ = _worker_encoder.encode_object(Path(path).read_bytes(), path, (key,))
+    return "".join(chunks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--options", default="floor,stream,server,pool,duckdb,orjson,reference,floor_noidx,stream_noidx"
+    )
+    args = parser.parse_args()
+    bench = Bench(args.data.resolve(), prepare())
+    bench.pre_encode()
+    options = args.options.split(",")
+    times: dict[str, list[float]] = {name: [] for name in options}
+    with connect() as conn:
+        for number in range(1, args.rounds + 1):
+            for name in options:
+                fresh_table(conn, indexes=not name.endswith("_noidx"))
+                load = os.getloadavg()[0]
+                started = time.perf_counter()
+                getattr(bench, name)(conn)
+                elapsed = time.perf_counter() - started
+                (count,) = conn.execute("select count(*) from bench_target").fetchone()
+                conn.commit()
+                assert count == bench.rows, (name, count, bench.rows)
+                times[name].append(elapsed)
+                print(f"round {number} {name:13s} {elapsed:7.2f} s  (load average {load:.2f})", flush=True)
+    floors = {
+        True: statistics.median(times.get("floor", [float("nan")])),
+        False: statistics.median(times.get("floor_noidx", [float("nan")])),
+    }
+    print(f"\n{bench.rows} rows, {len(bench.files)} files, {os.cpu_count()} cores; medians of {args.rounds} rounds")
+    print("| option | median s | rows/s | × floor (same indexes) |\n|---|---|---|---|")
+    for name in options:
+        median = statistics.median(times[name])
+        floor = floors[not name.endswith("_noidx")]
+        print(f"| {name} | {median:.2f} | {bench.rows / median:,.0f} | {median / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
