@@ -53,7 +53,7 @@ def day_file(source: Path, day: int) -> Path:
 
 def expected_rows(path: Path) -> list[tuple]:
     """(user_id, session_id, ts, _source_key) read straight from the file, as Redshift's rules give them."""
-    key = path.as_posix().split("/source/", 1)[1]
+    key = "log_data/" + path.as_posix().split("/log_data/", 1)[1]
     out = []
     for line in path.read_text().splitlines():
         event = json.loads(line)
@@ -119,3 +119,15 @@ def test_a_bad_changed_object_leaves_its_earlier_rows_in_place(mode, source, db)
 
     assert staged(db, 1) == in_order(expected_rows(first))
     assert staged(db, 2) == before[2] and staged(db, 3) == before[3]
+
+
+@pytest.mark.usefixtures("aws_connection")
+def test_objects_stream_from_s3_as_from_a_folder(monkeypatch, demo_bucket, demo_source, warehouse_dsn, db) -> None:
+    monkeypatch.setattr(stage_redshift, "_STREAM_ABOVE", 0)
+    CreateTablesOperator(task_id="create_tables").execute({})
+
+    summary = stage_events(demo_bucket).execute(WINDOW)
+
+    assert summary["objects_staged"] == 3
+    for day in (1, 2, 3):
+        assert staged(db, day) == in_order(expected_rows(day_file(demo_source, day)))
