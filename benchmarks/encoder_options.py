@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -28,7 +30,7 @@ sys.path.insert(0, str(ROOT / "plugins"))
 import psycopg  # noqa: E402
 
 from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, copy_suffix  # noqa: E402
-from sparkify.json_stream import StreamEncoder, write_copy  # noqa: E402
+from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy  # noqa: E402
 from sparkify.sql_files import render_sql  # noqa: E402
 
 DB = "encoder_bench"
@@ -54,6 +56,19 @@ def prepare() -> list[Column]:
             " where table_name = 'staging_events' order by ordinal_position"
         ).fetchall()
     return [Column(*row) for row in rows if not row[0].startswith("_")]
+
+
+def backend_cpu(conn: psycopg.Connection) -> float:
+    """CPU seconds (user + system) that this connection's server process has used so far."""
+    pid = conn.info.backend_pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process (every thread) and of its finished children (a process pool)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def fresh_table(conn: psycopg.Connection, indexes: bool) -> str:
@@ -149,6 +164,21 @@ class Bench:
 
     def stream_noidx(self, conn: psycopg.Connection) -> None:
         self.stream(conn)
+
+    def binary(self, conn: psycopg.Connection) -> None:
+        """The staging path: copy_objects, which streams each file as COPY BINARY rows."""
+        encoder = StreamEncoder(self.mapping)
+        for path in self.files:
+            with conn.cursor() as cursor:
+                item = CopyItem(str(path), (self.key(path),), functools.partial(path.open, "rb"))
+                outcome = copy_objects(
+                    cursor, self.copy_sql.removesuffix(" from stdin") + " from stdin", encoder, [item]
+                )
+                assert outcome.error is None, outcome.error
+            conn.commit()
+
+    def binary_noidx(self, conn: psycopg.Connection) -> None:
+        self.binary(conn)
 
     def floor_noidx(self, conn: psycopg.Connection) -> None:
         self.floor(conn)
@@ -248,34 +278,57 @@ def main() -> None:
     parser.add_argument(
         "--options", default="floor,stream,server,pool,duckdb,orjson,reference,floor_noidx,stream_noidx"
     )
+    parser.add_argument("--reuse", action="store_true", help="reuse the floor's COPY text (skip the check)")
     args = parser.parse_args()
     bench = Bench(args.data.resolve(), prepare())
-    bench.pre_encode()
+    if args.reuse and bench.floor_file.exists():
+        bench.rows = sum(1 for _ in bench.floor_file.open("rb"))
+    else:
+        bench.pre_encode()
     options = args.options.split(",")
     times: dict[str, list[float]] = {name: [] for name in options}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in options}
     with connect() as conn:
         for number in range(1, args.rounds + 1):
             for name in options:
                 fresh_table(conn, indexes=not name.endswith("_noidx"))
                 load = os.getloadavg()[0]
+                client, server = client_cpu(), backend_cpu(conn)
                 started = time.perf_counter()
                 getattr(bench, name)(conn)
                 elapsed = time.perf_counter() - started
+                client, server = client_cpu() - client, backend_cpu(conn) - server
                 (count,) = conn.execute("select count(*) from bench_target").fetchone()
                 conn.commit()
                 assert count == bench.rows, (name, count, bench.rows)
                 times[name].append(elapsed)
-                print(f"round {number} {name:13s} {elapsed:7.2f} s  (load average {load:.2f})", flush=True)
-    floors = {
-        True: statistics.median(times.get("floor", [float("nan")])),
-        False: statistics.median(times.get("floor_noidx", [float("nan")])),
-    }
+                cpu[name].append((client, server))
+                print(
+                    f"round {number} {name:13s} {elapsed:7.2f} s wall, CPU client {client:6.2f} s"
+                    f" server {server:6.2f} s (load average {load:.2f})",
+                    flush=True,
+                )
     print(f"\n{bench.rows} rows, {len(bench.files)} files, {os.cpu_count()} cores; medians of {args.rounds} rounds")
-    print("| option | median s | rows/s | × floor (same indexes) |\n|---|---|---|---|")
+    floor_wall = {idx: statistics.median(times.get(f, [float("nan")])) for idx, f in ((1, "floor"), (0, "floor_noidx"))}
+    floor_cpu = {
+        idx: statistics.median(c + s for c, s in cpu.get(f, [(float("nan"), 0)]))
+        for idx, f in ((1, "floor"), (0, "floor_noidx"))
+    }
+    print(
+        "| option | wall s | rows/s | wall × floor | CPU client s | CPU server s | CPU total × floor"
+        " | idle-2-core estimate × floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name in options:
-        median = statistics.median(times[name])
-        floor = floors[not name.endswith("_noidx")]
-        print(f"| {name} | {median:.2f} | {bench.rows / median:,.0f} | {median / floor:.2f} |")
+        idx = 0 if name.endswith("_noidx") else 1
+        wall = statistics.median(times[name])
+        client = statistics.median(c for c, _ in cpu[name])
+        server = statistics.median(s for _, s in cpu[name])
+        # with a core each, client and server overlap: the slower of the two sets the pace
+        print(
+            f"| {name} | {wall:.2f} | {bench.rows / wall:,.0f} | {wall / floor_wall[idx]:.2f} | {client:.2f}"
+            f" | {server:.2f} | {(client + server) / floor_cpu[idx]:.2f} | {max(client, server) / floor_cpu[idx]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

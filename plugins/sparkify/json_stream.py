@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 PIECE_BYTES = 1 << 20  # source bytes read and encoded per step
-RUN_CHARS = 16 << 20  # encoded text of in-memory objects held for one COPY
+RUN_ROWS = 20_000  # rows of in-memory objects encoded ahead of one COPY
 MAX_LINE_BYTES = 64 << 20  # a line (or an unfinished record) longer than this fails: Redshift's limit is 4 MB
 _BOM_BYTES = b"\xef\xbb\xbf"
 _NULL = r"\N"
@@ -64,10 +65,10 @@ class _NotFast(Exception):
     """The fast path cannot prove it would encode this piece as the reference does."""
 
 
-def _with_nulls(values: list, converted: Iterable[str]) -> list[str]:
-    """Put ``\\N`` back where ``values`` held None; ``converted`` holds the others, in order."""
+def _with_nulls(values: list, converted: Iterable[Any], null: Any = _NULL) -> list:
+    """Put ``null`` back where ``values`` held None; ``converted`` holds the others, in order."""
     others = iter(converted)
-    return [_NULL if v is None else next(others) for v in values]
+    return [null if v is None else next(others) for v in values]
 
 
 _NOT_NONE = partial(is_not, None)
@@ -177,6 +178,117 @@ def _column_encoder(  # noqa: C901 - one branch per column type reads best
     return by_value
 
 
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_UNESCAPED = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+
+
+def _unescape(cell: str) -> str:
+    return _UNESCAPE.sub(lambda match: _UNESCAPED[match.group(1)], cell) if "\\" in cell else cell
+
+
+#: COPY BINARY type of each column type, and how to read the reference's text cell back as that value
+#: (the value PostgreSQL itself would read from that text); other column types load as COPY text
+_BINARY: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "character varying": ("varchar", _unescape),
+    "text": ("text", _unescape),
+    "character": ("bpchar", _unescape),
+    "smallint": ("int2", int),
+    "integer": ("int4", int),
+    "bigint": ("int8", int),
+    "double precision": ("float8", float),
+    "timestamp without time zone": ("timestamp", dt.datetime.fromisoformat),
+    "boolean": ("bool", "t".__eq__),
+}
+
+
+def _value_encoder(  # noqa: C901 - one branch per column type reads best
+    data_type: str, max_length: int | None, options: CopyOptions, exact: Callable[[Any], str]
+) -> Callable[[list], list]:
+    """Like ``_column_encoder``, for COPY BINARY: Python values (None for NULL) instead of text cells.
+
+    No escaping: binary needs none. Whatever the fast checks do not clear goes through ``exact`` and is
+    read back from its text, so the value is the one PostgreSQL would read from the reference's COPY text.
+    """
+    parse = _BINARY[data_type][1]
+
+    def by_value(values: list) -> list:
+        try:
+            cells = list(map(exact, values))
+        except (TypeError, ValueError, OverflowError):
+            raise _NotFast from None
+        return [None if cell == _NULL else parse(cell) for cell in cells]
+
+    if data_type in ("character varying", "text", "character"):
+        nulls = {"": None} if options.empty_as_null else {}
+        null_or_value = nulls.get
+
+        def text(values: list) -> list:
+            kinds = set(map(type, values))
+            if not kinds <= _TEXT:
+                return by_value(values)
+            filled = list(filter(None, values))
+            if filled and (
+                "\x00" in "".join(filled)  # the reference drops NUL characters
+                or (max_length and max(map(len, filled)) > max_length)
+                or list(map(str.strip, filled)) != filled
+            ):
+                return by_value(values)
+            if len(filled) == len(values) or not nulls:
+                return values
+            return list(map(null_or_value, values, values))
+
+        return text
+
+    if data_type in _INT_RANGES:
+        limit = _INT_RANGES[data_type]
+
+        def integer(values: list) -> list:
+            kinds = set(map(type, values))
+            present = _present_values(values, kinds, _INT)
+            if present is None or (present and not (-limit <= min(present) and max(present) < limit)):
+                return by_value(values)
+            return values
+
+        return integer
+
+    if data_type == "double precision":
+
+        def double(values: list) -> list:
+            return values if set(map(type, values)) <= _FLOAT else by_value(values)
+
+        return double
+
+    if data_type == "timestamp without time zone":
+        import numpy as np  # here, not at import: DAG parsing loads this module and needs no numpy
+
+        def timestamp(values: list) -> list:
+            kinds = set(map(type, values))
+            present = _present_values(values, kinds, _MILLIS)
+            if present is None:
+                return by_value(values)
+            if int in kinds and float not in kinds and present:
+                if min(present) >= _MIN_MILLIS and max(present) <= _MAX_MILLIS:
+                    moments = np.array(present, dtype="datetime64[ms]").tolist()
+                    return moments if present is values else _with_nulls(values, moments, None)
+                return by_value(values)
+            try:
+                moments = list(map(_EPOCH.__add__, map(dt.timedelta, repeat(0), repeat(0), repeat(0), present)))
+            except OverflowError:
+                return by_value(values)
+            return moments if present is values else _with_nulls(values, moments, None)
+
+        return timestamp
+
+    return by_value
+
+
+def _present_values(values: list, kinds: set, allowed: frozenset) -> list | None:
+    """The values other than None when all are None or of an ``allowed`` type; else None."""
+    if not kinds <= allowed:
+        return None
+    return values if _NONE not in kinds else list(filter(_NOT_NONE, values))
+
+
 class StreamEncoder:
     """Encodes JSON objects into COPY text, piece by piece, with the rules and errors of ``RowEncoder``.
 
@@ -201,32 +313,50 @@ class StreamEncoder:
                 _column_encoder(column.data_type, column.max_length, self.exact.options, convert)
                 for column, convert in zip(mapping.columns, self.exact.converters, strict=True)
             ]
+        #: the columns' COPY BINARY types (psycopg names), or None when a column type has no binary path
+        self.binary_types: list[str] | None = None
+        if all(column.data_type in _BINARY for column in mapping.columns):
+            self.binary_types = [_BINARY[column.data_type][0] for column in mapping.columns]
+            self._parsers = [_BINARY[column.data_type][1] for column in mapping.columns]
+            if self._decode_line is not None:
+                self._value_encoders = [
+                    _value_encoder(column.data_type, column.max_length, self.exact.options, convert)
+                    for column, convert in zip(mapping.columns, self.exact.converters, strict=True)
+                ]
 
     # -- one object ---------------------------------------------------------------------------------
 
-    def encode_object(self, body: bytes, where: str, extra: Sequence[str] = ()) -> tuple[list[str], int]:
-        """Encode one object held in memory; returns (COPY text chunks, record count)."""
+    def encode_object(
+        self, body: bytes, where: str, extra: Sequence[str] = (), binary: bool = False
+    ) -> tuple[list, int]:
+        """Encode one object held in memory; returns (chunks, as ``chunks`` yields them, record count)."""
         chunks, rows = [], 0
-        for chunk, count in self.chunks(body, where, extra):
+        for chunk, count in self.chunks(body, where, extra, binary):
             chunks.append(chunk)
             rows += count
         return chunks, rows
 
-    def chunks(self, body: bytes | BinaryIO, where: str, extra: Sequence[str] = ()) -> Iterator[tuple[str, int]]:
-        """Yield ``(COPY text, rows)`` for one object, a piece at a time.
+    def chunks(
+        self, body: bytes | BinaryIO, where: str, extra: Sequence[str] = (), binary: bool = False
+    ) -> Iterator[tuple[Any, int]]:
+        """Yield ``(chunk, rows)`` for one object, a piece at a time.
 
         :param body: the object's bytes, or a binary file-like (``Source.open``) read ``piece_bytes`` at a time.
         :param where: the object's name in errors (``s3://bucket/key``).
         :param extra: constant cells appended to every row (the ``_source_key``).
+        :param binary: chunks are lists of row tuples for COPY BINARY (``binary_types``, then ``extra``)
+            instead of COPY text.
         :raises StagingDataError: naming object, line and field, as ``RowEncoder.encode`` does.
         """
+        if binary and self.binary_types is None:
+            raise ValueError("a column type has no COPY BINARY path: encode as text")
         suffix = copy_suffix(extra)
         line, offset = 1, 0
         tail: list = []  # the reference parser's unfinished record: [text, its first line]
         for piece, last in self._pieces(io.BytesIO(body) if isinstance(body, bytes | bytearray) else body, where):
             if offset == 0 and piece.startswith(_BOM_BYTES):
                 raise StagingDataError(bom_message(where))
-            fast = None if tail or self._decode_line is None else self._fast(piece, suffix)
+            fast = None if tail or self._decode_line is None else self._fast(piece, suffix, binary and tuple(extra))
             if fast is not None:
                 if fast[1]:
                     yield fast
@@ -243,7 +373,7 @@ class StreamEncoder:
                 tail = None if last else []
                 lines = self.exact.encode_records(iter_records(text, where, start, tail), where, suffix)
                 if lines:
-                    yield "".join(lines), len(lines)
+                    yield (self._read_back(lines, tuple(extra)) if binary else "".join(lines)), len(lines)
                 if tail and len(tail[0]) > MAX_LINE_BYTES:
                     raise StagingDataError(
                         f"{where}, line {tail[1]}: no JSON object ends within {MAX_LINE_BYTES} bytes"
@@ -268,7 +398,17 @@ class StreamEncoder:
             yield data[:cut], False
         yield pending, True
 
-    def _fast(self, piece: bytes, suffix: str) -> tuple[str, int] | None:
+    def _read_back(self, lines: list[str], extra: tuple[str, ...]) -> list[tuple]:
+        """The reference's COPY text lines as row tuples: the values PostgreSQL would read from them."""
+        width = len(self._parsers)
+        rows = []
+        for line in lines:
+            cells = line[:-1].split("\t", width)[:width]
+            values = tuple(None if c == _NULL else parse(c) for parse, c in zip(self._parsers, cells, strict=True))
+            rows.append(values + extra)
+        return rows
+
+    def _fast(self, piece: bytes, suffix: str, binary_extra: tuple[str, ...] | bool = False) -> tuple[Any, int] | None:
         """Encode a piece of JSON lines column by column, or None when the reference path must decide."""
         lines = piece.split(b"\n")
         if lines and not lines[-1]:
@@ -279,9 +419,12 @@ class StreamEncoder:
             records = list(map(self._decode_line, lines))
             if not records:
                 return "", 0
-            cells = [encode(list(map(get, records))) for get, encode in zip(self._getters, self._encoders, strict=True)]
+            encoders = self._value_encoders if binary_extra is not False else self._encoders
+            cells = [encode(list(map(get, records))) for get, encode in zip(self._getters, encoders, strict=True)]
         except (msgspec.MsgspecError, UnicodeDecodeError, _NotFast):
             return None
+        if binary_extra is not False:
+            return list(zip(*cells, *map(repeat, binary_extra), strict=False)), len(records)
         return suffix.join(map("\t".join, zip(*cells, strict=True))) + suffix, len(records)
 
 
@@ -305,15 +448,25 @@ class CopyOutcome:
     error: StagingDataError | None = None
 
 
-def copy_objects(cursor: Any, statement: str, encoder: StreamEncoder, items: Iterable[CopyItem]) -> CopyOutcome:
+def copy_objects(
+    cursor: Any,
+    statement: str,
+    encoder: StreamEncoder,
+    items: Iterable[CopyItem],
+    extra_types: Sequence[str] = ("varchar",),
+) -> CopyOutcome:
     """COPY objects in order through ``statement`` (``COPY t (...) FROM STDIN``) in the caller's transaction.
 
-    Objects held in memory are encoded whole before any of their rows is sent, and share one COPY;
-    an object given as an opener is streamed, its rows sent while the next piece is encoded, inside a
-    savepoint of its own. A bad object therefore leaves nothing behind: the outcome lists the rows of
-    every object copied before it, and carries its ``StagingDataError`` for the caller to raise once it
-    has recorded (and committed) those. Memory: one in-memory object's rows, or one piece of a streamed one.
+    With psycopg 3 and column types that have one, the rows travel as COPY BINARY (``extra_types``
+    are the types of the ``extra`` cells); otherwise as COPY text. Objects held in memory are encoded
+    whole before any of their rows is sent, and share one COPY; an object given as an opener is
+    streamed, its rows sent while the next piece is encoded, inside a savepoint of its own. A bad
+    object therefore leaves nothing behind: the outcome lists the rows of every object copied before
+    it, and carries its ``StagingDataError`` for the caller to raise once it has recorded (and
+    committed) those. Memory: about ``RUN_ROWS`` rows of in-memory objects, or one piece of a streamed one.
     """
+    binary = encoder.binary_types is not None and hasattr(cursor, "copy")
+    copy = _Copy(cursor, statement, [*encoder.binary_types, *extra_types] if binary else None)
     outcome = CopyOutcome()
     items = iter(items)
     pending: CopyItem | None = next(items, None)
@@ -321,25 +474,23 @@ def copy_objects(cursor: Any, statement: str, encoder: StreamEncoder, items: Ite
         if callable(pending.body):
             item, pending = pending, next(items, None)
             try:
-                outcome.rows.append(_copy_streamed(cursor, statement, encoder, item))
+                outcome.rows.append(_copy_streamed(copy, encoder, item))
             except StagingDataError as error:
                 outcome.error = error
                 return outcome
             continue
         # a run of in-memory objects: one COPY; encoding an object fully first keeps a bad one out of it
-        encoded: list[tuple[list[str], int]] = []
-        encoded_size = 0
+        encoded: list[tuple[list, int]] = []
         failure: StagingDataError | None = None
-        while pending is not None and not callable(pending.body) and encoded_size < RUN_CHARS:
+        while pending is not None and not callable(pending.body) and sum(n for _, n in encoded) < RUN_ROWS:
             try:
-                encoded.append(encoder.encode_object(pending.body, pending.where, pending.extra))
+                encoded.append(encoder.encode_object(pending.body, pending.where, pending.extra, copy.binary))
             except StagingDataError as error:
                 failure = error
                 break
-            encoded_size += sum(map(len, encoded[-1][0]))
             pending = next(items, None)
         if encoded:
-            write_copy(cursor, statement, (chunk for chunks, _ in encoded for chunk in chunks))
+            copy.write(chunk for chunks, _ in encoded for chunk in chunks)
             outcome.rows.extend(rows for _, rows in encoded)
         if failure is not None:
             outcome.error = failure
@@ -347,14 +498,14 @@ def copy_objects(cursor: Any, statement: str, encoder: StreamEncoder, items: Ite
     return outcome
 
 
-def _copy_streamed(cursor: Any, statement: str, encoder: StreamEncoder, item: CopyItem) -> int:
+def _copy_streamed(copy: _Copy, encoder: StreamEncoder, item: CopyItem) -> int:
     rows = 0
 
-    def chunks() -> Iterator[str]:
+    def chunks() -> Iterator[Any]:
         nonlocal rows
         stream = item.body()
         try:
-            for chunk, count in encoder.chunks(stream, item.where, item.extra):
+            for chunk, count in encoder.chunks(stream, item.where, item.extra, copy.binary):
                 rows += count
                 yield chunk
         finally:
@@ -362,14 +513,35 @@ def _copy_streamed(cursor: Any, statement: str, encoder: StreamEncoder, item: Co
             if close:
                 close()
 
-    cursor.execute("savepoint stream_object")
+    copy.cursor.execute("savepoint stream_object")
     try:
-        write_copy(cursor, statement, chunks())
+        copy.write(chunks())
     except StagingDataError:
-        cursor.execute("rollback to savepoint stream_object")
+        copy.cursor.execute("rollback to savepoint stream_object")
         raise
-    cursor.execute("release savepoint stream_object")
+    copy.cursor.execute("release savepoint stream_object")
     return rows
+
+
+class _Copy:
+    """One ``COPY ... FROM STDIN`` per ``write``: binary rows when ``types`` are given, else text."""
+
+    def __init__(self, cursor: Any, statement: str, types: list[str] | None) -> None:
+        self.cursor = cursor
+        self.statement = statement
+        self.types = types
+        self.binary = types is not None
+
+    def write(self, chunks: Iterable[Any]) -> None:
+        if not self.binary:
+            write_copy(self.cursor, self.statement, chunks)
+            return
+        with self.cursor.copy(f"{self.statement} with (format binary)") as copy:
+            copy.set_types(self.types)
+            write_row = copy.write_row
+            for rows in chunks:
+                for row in rows:
+                    write_row(row)
 
 
 def write_copy(cursor: Any, statement: str, chunks: Iterable[str]) -> None:

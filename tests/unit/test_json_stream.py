@@ -131,11 +131,13 @@ BAD_OBJECTS = [
 
 @pytest.mark.parametrize("text", BAD_OBJECTS)
 @pytest.mark.parametrize("piece_bytes", [8, 1 << 20])
-def test_errors_are_the_reference_errors(text, piece_bytes) -> None:
+@pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
+def test_errors_are_the_reference_errors(text, piece_bytes, binary) -> None:
     with pytest.raises(StagingDataError) as reference:
         reference_rows(text)
+    encoder = StreamEncoder(mapping(), piece_bytes=piece_bytes)
     with pytest.raises(StagingDataError) as fast:
-        fast_rows(text.encode(), piece_bytes=piece_bytes)
+        list(encoder.chunks(text.encode(), WHERE, ("k",), binary=binary))
     assert str(fast.value) == str(reference.value)
     assert str(fast.value).startswith(f"{WHERE}, line ")
 
