@@ -11,7 +11,14 @@ On PostgreSQL the staging operator parses each object here and streams the rows 
   ``BLANKSASNULL`` turn empty and blank strings into NULL; ``TRUNCATECOLUMNS`` cuts strings that are
   too long for their column instead of failing.
 
+* Input that is not JSON fails as Redshift's COPY fails on it, and says why: a UTF-8 byte order mark
+  opening the object (U+FEFF is not white space, and Redshift rejects it; named as a BOM, line 1),
+  ``NaN``/``Infinity`` (named with their field), a ``ts`` beyond the years 1-9999 (named as out of
+  range for a timestamp, not with Python's ``OverflowError`` text).
+
 A value that does not fit its column raises ``StagingDataError`` naming the object, line and field.
+``RowEncoder`` is the reference implementation; ``json_stream.StreamEncoder`` is the fast, streaming
+one that the staging operator uses, with the same rows and errors.
 """
 
 from __future__ import annotations

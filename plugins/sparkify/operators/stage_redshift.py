@@ -58,8 +58,9 @@ class StageToRedshiftOperator(BaseOperator):
     object per UTC day that the run's window touches (e.g. ``log_data/%Y/%m/%Y-%m-%d-events.json``).
 
     On Redshift the warehouse copies from S3 itself (``COPY ... FORMAT AS JSON``); on PostgreSQL the
-    operator fetches the objects (concurrently, a bounded number at a time), applies the same COPY
-    JSON rules and streams the rows through ``COPY ... FROM STDIN``. Either way ``staging_ledger``
+    operator fetches the small objects (concurrently, a bounded number at a time) and streams the large
+    ones piece by piece, applies the same COPY JSON rules (``json_stream``) and sends the rows through
+    ``COPY ... FROM STDIN``, so memory stays bounded whatever the objects' sizes. Either way ``staging_ledger``
     records each object's version, so rerunning a window, or two runs touching one day, stages every
     object once, and a changed object replaces its earlier rows. Each batch commits on its own: a bad
     object fails the task naming object, line and field, while the batches before it stay loaded.
@@ -75,8 +76,8 @@ class StageToRedshiftOperator(BaseOperator):
     :param iam_role: the IAM role Redshift assumes to read S3; default: extra ``iam_role`` of the warehouse
         connection; without one, COPY carries the AWS connection's keys.
     :param copy_options: COPY options for the Redshift path.
-    :param max_workers: objects fetched at once on the local path.
-    :param batch_bytes: encoded rows committed per transaction on the local path.
+    :param max_workers: small objects fetched at once on the local path.
+    :param batch_bytes: source bytes committed per transaction on the local path (an object is never split).
     :param manifest_batch: objects per manifest COPY on the Redshift path (``prefix`` mode).
     :param window_start: explicit window start (templated); else the run params or data interval.
     :param window_end: explicit window end (templated).
