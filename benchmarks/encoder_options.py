@@ -71,9 +71,26 @@ def client_cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def fresh_table(conn: psycopg.Connection, indexes: bool) -> str:
+#: index variants of the floor, to weigh each of staging_events' three indexes at load time
+INDEX_VARIANTS = {
+    "floor_idx_ts": ["create index on bench_target (ts)"],
+    "floor_idx_user_ts": ["create index on bench_target (user_id, ts)"],
+    "floor_idx_source": ["create index on bench_target (_source_key)"],
+    "floor_brin_ts": [
+        "create index on bench_target using brin (ts)",
+        "create index on bench_target (user_id, ts)",
+        "create index on bench_target (_source_key)",
+    ],
+}
+
+
+def fresh_table(conn: psycopg.Connection, option: str) -> str:
+    """``bench_target`` like staging_events: with its indexes, none (``*_noidx``), or an index variant."""
     conn.execute("drop table if exists bench_target")
-    conn.execute(f"create table bench_target (like staging_events {'including all' if indexes else ''})")
+    plain = option.endswith("_noidx") or option in INDEX_VARIANTS
+    conn.execute(f"create table bench_target (like staging_events {'' if plain else 'including all'})")
+    for statement in INDEX_VARIANTS.get(option, []):
+        conn.execute(statement)
     conn.commit()
     conn.execute("checkpoint")
     return "bench_target"
@@ -179,6 +196,11 @@ class Bench:
 
     def binary_noidx(self, conn: psycopg.Connection) -> None:
         self.binary(conn)
+
+    def __getattr__(self, name: str):
+        if name in INDEX_VARIANTS:
+            return self.floor
+        raise AttributeError(name)
 
     def floor_noidx(self, conn: psycopg.Connection) -> None:
         self.floor(conn)
@@ -291,7 +313,7 @@ def main() -> None:
     with connect() as conn:
         for number in range(1, args.rounds + 1):
             for name in options:
-                fresh_table(conn, indexes=not name.endswith("_noidx"))
+                fresh_table(conn, name)
                 load = os.getloadavg()[0]
                 client, server = client_cpu(), backend_cpu(conn)
                 started = time.perf_counter()

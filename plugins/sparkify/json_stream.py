@@ -556,21 +556,32 @@ def write_copy(cursor: Any, statement: str, chunks: Iterable[str]) -> None:
         with cursor.copy(statement) as copy:
             for chunk in chunks:
                 copy.write(chunk)
-    else:  # psycopg2 pulls from a file-like
-        cursor.copy_expert(statement, _ChunkReader(chunks))
+    else:  # psycopg2 pulls from a file-like, and reports what read() raised as QueryCanceled
+        reader = _ChunkReader(chunks)
+        try:
+            cursor.copy_expert(statement, reader)
+        except Exception:
+            if reader.error is not None:
+                raise reader.error from None
+            raise
 
 
 class _ChunkReader(io.RawIOBase):
     def __init__(self, chunks: Iterable[str]) -> None:
         self._chunks = iter(chunks)
         self._buffer = b""
+        self.error: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         while not self._buffer:
-            chunk = next(self._chunks, None)
+            try:
+                chunk = next(self._chunks, None)
+            except Exception as error:
+                self.error = error
+                raise
             if chunk is None:
                 return b""
             self._buffer = chunk.encode("utf-8")

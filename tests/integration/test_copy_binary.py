@@ -106,3 +106,29 @@ def test_a_bad_streamed_object_leaves_no_rows_and_the_earlier_objects_stay(db) -
     assert isinstance(outcome.error, StagingDataError) and outcome.rows == [3000]
     assert str(outcome.error).startswith("bad.json, line 3001, field session_id (column session_id): ")
     assert db.execute("select _source_key, count(*) from target group by 1").fetchall() == [("good", 3000)]
+
+
+def test_with_psycopg2_rows_go_as_copy_text_and_a_bad_streamed_object_still_leaves_nothing(warehouse_dsn) -> None:
+    import psycopg2
+
+    mapping = JsonMapping(COLUMNS, "auto")
+    good = b'{"artist": "tab\\there", "session_id": 1}\n' * 2000
+    bad = good + b'{"session_id": "x"}\n'
+    items = [
+        CopyItem("good.json", ("good",), good),
+        CopyItem("bad.json", ("bad",), functools.partial(io.BytesIO, bad)),
+    ]
+    conn = psycopg2.connect(warehouse_dsn)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"create table target {DDL}")
+        outcome = copy_objects(cursor, f"copy target ({NAMES}) from stdin", StreamEncoder(mapping), items)
+        conn.commit()
+        cursor.execute("select _source_key, count(*), min(artist) from target group by 1")
+        loaded = cursor.fetchall()
+    finally:
+        conn.close()
+
+    expected = 'bad.json, line 2001, field session_id (column session_id): expected an integer, got "x"'
+    assert str(outcome.error) == expected
+    assert outcome.rows == [2000] and loaded == [("good", 2000, "tab\there")]
