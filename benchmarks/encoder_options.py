@@ -7,7 +7,16 @@ DATA_DIR is the output of ``scripts/generate_demo_data.py``. Every option stages
 ``DATA_DIR/log_data`` into a fresh table ``LIKE staging_events INCLUDING ALL`` (one transaction per
 file, as the operator commits), and the floor (COPY of the same rows, already encoded as COPY text,
 read from a file) is measured in the same round. Rounds interleave the options; the table prints
-medians. Connects to ``postgresql://postgres@127.0.0.1:$SPARKIFY_PG_PORT/encoder_bench``.
+medians, wall time and CPU time (this process and its children, and the server process of the
+connection, from /proc): on a shared machine the CPU figures are the stable ones. Connects to
+``postgresql://postgres@127.0.0.1:$SPARKIFY_PG_PORT/encoder_bench``.
+
+Options: ``floor`` (COPY text already encoded), ``binary`` (the staging path: ``json_stream.copy_objects``,
+COPY BINARY), ``stream`` (the fast encoder as COPY text), ``reference`` (``json_copy.RowEncoder``),
+``pool`` (the fast encoder in two processes), ``server`` (PostgreSQL parses the JSON), ``duckdb`` and
+``orjson`` (probes needing packages the project does not pin: ``pip install --no-deps --target
+.local/duckdb-pkg duckdb==2.0.1``; ``pip install orjson==3.11.4``), ``*_noidx`` (into a table without
+indexes) and ``floor_idx_*``/``floor_brin_ts`` (the floor with one index, or a BRIN index on ts).
 """
 
 from __future__ import annotations
