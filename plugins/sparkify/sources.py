@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Source(Protocol):
     def stat(self, key: str) -> SourceObject | None: ...
 
     def read(self, key: str) -> bytes: ...
+
+    def open(self, key: str) -> BinaryIO: ...
 
     def locate(self, key: str) -> str: ...
 
@@ -71,6 +74,10 @@ class LocalSource:
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def open(self, key: str) -> BinaryIO:
+        """The object as a binary file, to stream it (``read(n)``) rather than hold it whole."""
+        return (self.root / key).open("rb")
 
     def locate(self, key: str) -> str:
         return str(self.root / key)
@@ -122,6 +129,10 @@ class S3Source:
 
     def read(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+
+    def open(self, key: str) -> BinaryIO:
+        """The object's body as a stream (botocore's ``StreamingBody``: ``read(n)``, ``close()``)."""
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
 
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
