@@ -12,6 +12,11 @@ SOURCE ?= $(CURDIR)/.local/demo-data
 START ?= 2018-11-01T00:00:00+00:00
 END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
+# make bench EVENTS=1000000 [SONG_FILES=15000] [LATENCY_MS=30] [BENCH_ARGS="--explain"]
+EVENTS ?= 100000
+SONG_FILES ?= 15000
+LATENCY_MS ?= 30
+BENCH_ARGS ?=
 
 .PHONY: help venv up demo data dsn reset down test lint analytics airflow bench
 
@@ -62,5 +67,6 @@ analytics: venv ## run the analytics queries against the warehouse, print them, 
 airflow: up ## start a local Airflow (UI, scheduler, DAG processor, triggerer) on the local stack
 	@$(ENV) scripts/airflow.sh start
 
-bench: up ## staging speed against row-by-row baselines, figures printed (not a test)
-	@$(ENV) python benchmarks/staging_benchmark.py
+bench: up ## end-to-end benchmark: the month's DAG vs a raw COPY, hourly cost, memory, S3 (EVENTS=N)
+	@$(ENV) nice -n 10 python -m benchmarks.end_to_end --events $(EVENTS) --song-files $(SONG_FILES) \
+		--latency-ms $(LATENCY_MS) $(BENCH_ARGS)

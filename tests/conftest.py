@@ -7,7 +7,6 @@ databases ``sparkify_test_*`` and ``airflow_test`` of the project's cluster.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -38,6 +37,7 @@ for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
+from support.moto_server import aws_connection_json, free_port, moto_server, upload_folder  # noqa: E402
 
 UDACITY_SAMPLE = ROOT.parent / "shared" / "data" / "udacity-sample"
 
@@ -115,77 +115,23 @@ def dag(postgres_server: str):
     return bag.dags["sparkify_etl"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# one moto starter for the suite and the benchmarks (tests/support/moto_server.py); the old names stay
+# importable for the tests that use them
+_free_port = free_port
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> str:
     """An S3-compatible server over HTTP: moto in server mode, in a process of its own."""
-    import time
-    import urllib.request
-
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # noqa: S310 - our own server
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
-    yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def aws_connection(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The Airflow connection ``aws_default`` pointing at the emulator, as an environment variable."""
-    import json
-
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": s3_endpoint, "region_name": "us-west-2"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection_json(s3_endpoint))
     return "aws_default"
-
-
-def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str) -> None:
-    """Put every file of ``folder`` into ``s3://bucket/prefix/`` through the S3 API."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-west-2",
-    )
-    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder).as_posix()}")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks: servers they start, data they upload."""
