@@ -288,6 +288,17 @@ class Benchmark:
         self.results["plans"] = compare(detail)
 
     def run(self) -> dict[str, Any]:
+        import psycopg
+
+        # `airflow dags test` replaces any run of the same logical date: two benchmarks sharing a metadata
+        # database would delete each other's runs mid-flight. One at a time, then.
+        with psycopg.connect(self.metadata_dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as lock:
+            key = f"sparkify-bench {self.metadata_dsn}"
+            if not lock.execute("select pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+                raise SystemExit(f"another benchmark is using {self.metadata_url}: wait, or pass --airflow-db")
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         self.prepare()
         steps = [p for p in PARTS if p in self.args.parts]
         for part in steps:
