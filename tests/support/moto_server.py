@@ -67,8 +67,10 @@ def aws_connection_json(endpoint: str, **config_kwargs: object) -> str:
     return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra})
 
 
-def s3_client(endpoint: str):
+def s3_client(endpoint: str, pool: int = 10):
+    """A boto3 S3 client for ``endpoint``, with ``pool`` connections (one per thread that uses it)."""
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
         "s3",
@@ -76,12 +78,13 @@ def s3_client(endpoint: str):
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name=REGION,
+        config=Config(max_pool_connections=pool),
     )
 
 
 def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str, workers: int = 1) -> int:
     """Put every file of ``folder`` into ``s3://bucket/prefix/`` through the S3 API; return how many."""
-    client = s3_client(endpoint)
+    client = s3_client(endpoint, pool=max(10, workers))
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     paths = [path for path in sorted(folder.rglob("*")) if path.is_file()]
