@@ -14,6 +14,11 @@ END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
 WORKERS ?= 2
 PIP_VERSION := 26.3
+# make bench EVENTS=1000000 [SONG_FILES=15000] [LATENCY_MS=30] [BENCH_ARGS="--explain"]
+EVENTS ?= 100000
+SONG_FILES ?= 15000
+LATENCY_MS ?= 30
+BENCH_ARGS ?=
 
 .PHONY: help venv venv-runtime requirements up demo data dsn reset down test test-unit lint check analytics airflow \
 	airflow-celery bench
@@ -93,8 +98,6 @@ airflow-celery: up ## the same with the CeleryExecutor: a local Redis broker and
 	@$(ENV) AIRFLOW__CORE__EXECUTOR=CeleryExecutor AIRFLOW__CELERY__BROKER_URL=$$(scripts/redis.sh url) \
 		SPARKIFY_CELERY_WORKERS=$(WORKERS) scripts/airflow.sh start
 
-bench: venv up ## staging speed against row-by-row baselines, figures printed (not a test)
-	@$(ENV) python benchmarks/staging_benchmark.py
 
 # make redshift-up [DWH_CFG=config/dwh.cfg]: AWS credentials from the usual chain (AWS_PROFILE, AWS_ACCESS_KEY_ID...)
 DWH_CFG ?= config/dwh.cfg
@@ -104,4 +107,8 @@ redshift-up: venv ## IAM role, security group and Redshift cluster from config/d
 	@$(BIN)/python scripts/redshift_provision.py up --config "$(DWH_CFG)"
 
 redshift-down: venv ## delete that cluster, security group and role, and .local/redshift.env (idempotent)
+
 	@$(BIN)/python scripts/redshift_provision.py down --config "$(DWH_CFG)"
+bench: venv up ## end-to-end benchmark: the month's DAG vs a raw COPY, hourly cost, memory, S3 (EVENTS=N)
+	@$(ENV) nice -n 10 python -m benchmarks.end_to_end --events $(EVENTS) --song-files $(SONG_FILES) \
+		--latency-ms $(LATENCY_MS) $(BENCH_ARGS)

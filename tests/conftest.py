@@ -36,7 +36,7 @@ for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
-from support.moto_server import moto_server  # noqa: E402
+from support.moto_server import aws_connection_json, moto_server  # noqa: E402
 from support.moto_server import upload_folder as upload_folder  # noqa: E402
 from support.paths import UDACITY_SAMPLE  # noqa: E402
 from support.postgres import SERVER, admin  # noqa: E402
@@ -123,19 +123,7 @@ def s3_endpoint() -> str:
 @pytest.fixture
 def aws_connection(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The Airflow connection ``aws_default`` pointing at the emulator, as an environment variable."""
-    import json
-
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": s3_endpoint, "region_name": "us-west-2"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection_json(s3_endpoint))
     return "aws_default"
 
 

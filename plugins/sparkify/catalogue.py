@@ -54,6 +54,8 @@ class TableSpec:
     time_column: str | None = None
     columns: tuple[ColumnSpec, ...] = ()
     checks: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    #: the scope of checks that name none: ``window`` keeps an hourly run's checks to its own rows
+    check_scope: str = "table"
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -103,6 +105,7 @@ def read_table_spec(path: str | Path) -> TableSpec:
         time_column=check_identifier(time_column, "column") if time_column else None,
         columns=tuple(_column(path, c, depends_on) for c in document.get("columns") or []),
         checks=tuple(checks),
+        check_scope=str(document.get("check_scope") or "table"),
         path=path,
     )
 

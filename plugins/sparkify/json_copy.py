@@ -11,7 +11,14 @@ On PostgreSQL the staging operator parses each object here and streams the rows 
   ``BLANKSASNULL`` turn empty and blank strings into NULL; ``TRUNCATECOLUMNS`` cuts strings that are
   too long for their column instead of failing.
 
+* Input that is not JSON fails as Redshift's COPY fails on it, and says why: a UTF-8 byte order mark
+  opening the object (U+FEFF is not white space, and Redshift rejects it; named as a BOM, line 1),
+  ``NaN``/``Infinity`` (named with their field), a ``ts`` beyond the years 1-9999 (named as out of
+  range for a timestamp, not with Python's ``OverflowError`` text).
+
 A value that does not fit its column raises ``StagingDataError`` naming the object, line and field.
+``RowEncoder`` is the reference implementation; ``json_stream.StreamEncoder`` is the fast, streaming
+one that the staging operator uses, with the same rows and errors.
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 _EPOCH = dt.datetime(1970, 1, 1)
+_MIN_MILLIS = (dt.datetime.min - _EPOCH) // dt.timedelta(milliseconds=1)
+_MAX_MILLIS = (dt.datetime.max - _EPOCH) // dt.timedelta(milliseconds=1)
 _INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
 _FLOAT_TYPES = {"double precision", "real", "numeric"}
 _TEXT_TYPES = {"character varying", "text", "character"}
@@ -123,13 +132,58 @@ def _follow(value: Any, path: tuple[str | int, ...] | None) -> Any:
     return value
 
 
-def iter_records(text: str, where: str) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line, object)`` for each JSON object in ``text``, in order."""
-    decoder = json.JSONDecoder()
-    position, line, length = 0, 1, len(text)
-    whitespace = re.compile(r"\s*")
+BOM = "\ufeff"
+
+
+class _NotJson:
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's parser accepts them, JSON (and Redshift) do not."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _constant_path(value: Any, path: str = "$") -> str | None:
+    """The JSONPath of the first ``NaN``/``Infinity`` inside a decoded value, or None."""
+    if isinstance(value, _NotJson):
+        return path
+    if isinstance(value, dict):
+        items = ((f"{path}[{json.dumps(key, ensure_ascii=False)}]", item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for item_path, item in items:
+        found = _constant_path(item, item_path)
+        if found:
+            return found
+    return None
+
+
+_WHITESPACE = re.compile(r"\s*")
+
+
+def iter_records(text: str, where: str, first_line: int = 1, tail: list | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line, object)`` for each JSON object in ``text``, in order.
+
+    ``text`` starts at line ``first_line`` of its object. When ``tail`` is a list, ``text`` is a piece
+    of a longer stream: a record that does not parse is left unparsed, ``tail`` receives
+    ``[unparsed text, its first line]``, and the caller retries it with the next piece prepended; a
+    record broken before the end of the piece fails at once.
+    """
+    constants: list[str] = []
+
+    def not_json(name: str) -> _NotJson:
+        constants.append(name)
+        return _NotJson(name)
+
+    decoder = json.JSONDecoder(parse_constant=not_json)
+    position, line, length = 0, first_line, len(text)
+    if first_line == 1 and text.startswith(BOM):
+        raise StagingDataError(bom_message(where))
     while True:
-        skip = whitespace.match(text, position).end()  # type: ignore[union-attr]  # \s* always matches
+        skip = _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]  # \s* always matches
         line += text.count("\n", position, skip)
         position = skip
         if position >= length:
@@ -137,13 +191,29 @@ def iter_records(text: str, where: str) -> Iterator[tuple[int, dict]]:
         try:
             record, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
+            if tail is not None and not text[error.pos :].strip():
+                tail[:] = [text[position:], line]  # the record runs on past this piece
+                return
             # name the line where the broken record starts: with JSON lines, that is the bad line
             raise StagingDataError(f"{where}, line {line}: invalid JSON: {error.msg}") from None
         if not isinstance(record, dict):
             raise StagingDataError(f"{where}, line {line}: expected a JSON object, got {type(record).__name__}")
+        if constants:
+            raise StagingDataError(
+                f"{where}, line {line}, field {_constant_path(record)}: {constants[0]} is not JSON"
+                " (JSON numbers are finite)"
+            )
         yield line, record
         line += text.count("\n", position, end)
         position = end
+
+
+def bom_message(where: str) -> str:
+    """A byte order mark opens the object: Redshift's COPY rejects it, so the local load does too."""
+    return (
+        f"{where}, line 1: the object starts with a UTF-8 byte order mark (BOM), which COPY JSON does not"
+        " accept; save it as UTF-8 without a BOM"
+    )
 
 
 class RowEncoder:
@@ -156,18 +226,22 @@ class RowEncoder:
 
     def encode(self, text: str, where: str, extra: Sequence[str] = ()) -> tuple[list[str], int]:
         """Encode every record of one object; returns (COPY lines, record count)."""
-        suffix = "".join("\t" + _escape(v) for v in extra) + "\n"
+        lines = self.encode_records(iter_records(text, where), where, copy_suffix(extra))
+        return lines, len(lines)
+
+    def encode_records(self, records: Iterable[tuple[int, dict]], where: str, suffix: str) -> list[str]:
+        """Encode ``(line, object)`` pairs into COPY lines, each ending in ``suffix``."""
         converters = self.converters
         extract = self.mapping.extract
         lines = []
-        for line_no, record in iter_records(text, where):
+        for line_no, record in records:
             values = extract(record)
             try:
                 cells = [convert(value) for convert, value in zip(converters, values, strict=True)]
             except (TypeError, ValueError, OverflowError):
                 self._raise_for_field(values, where, line_no)
             lines.append("\t".join(cells) + suffix)
-        return lines, len(lines)
+        return lines
 
     def _raise_for_field(self, values: list[Any], where: str, line_no: int) -> None:
         """Find the value that failed to convert and name it (the fast path above does not track it)."""
@@ -243,11 +317,17 @@ class RowEncoder:
         def timestamp_value(value: Any) -> str:
             if value is None or (value == "" and options.empty_as_null):
                 return r"\N"
-            millis = integer_value(value) if not isinstance(value, float) else value
             try:
+                millis = integer_value(value) if not isinstance(value, float) else value
                 moment = _EPOCH + dt.timedelta(milliseconds=float(millis))
             except (TypeError, ValueError):
-                raise TypeError(f"expected epoch milliseconds, got {json.dumps(value)}") from None
+                raise TypeError(f"expected epoch milliseconds, got {json.dumps(value, ensure_ascii=False)}") from None
+            except OverflowError:
+                # timedelta's and datetime's own texts ("days=...; must have magnitude <= 999999999") say nothing
+                raise ValueError(
+                    f"{json.dumps(value, ensure_ascii=False)} epoch milliseconds is out of range for a timestamp"
+                    f" ({_MIN_MILLIS} to {_MAX_MILLIS}, years 1 to 9999)"
+                ) from None
             return moment.isoformat(sep=" ")
 
         def boolean_value(value: Any) -> str:
@@ -268,6 +348,11 @@ class RowEncoder:
         if data_type in _TEXT_TYPES:
             return text_value
         raise ValueError(f"column {column.name}: type {data_type} is not supported by the JSON load")
+
+
+def copy_suffix(extra: Sequence[str]) -> str:
+    """The end of every COPY line of an object: its constant ``extra`` cells, then the newline."""
+    return "".join("\t" + _escape(v) for v in extra) + "\n"
 
 
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]").search

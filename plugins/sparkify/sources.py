@@ -22,6 +22,7 @@ from sparkify.errors import SourceConfigError, SourceNotFound, about
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Source(Protocol):
     def stat(self, key: str) -> SourceObject | None: ...
 
     def read(self, key: str) -> bytes: ...
+
+    def open(self, key: str) -> BinaryIO: ...
 
     def locate(self, key: str) -> str: ...
 
@@ -88,6 +91,10 @@ class LocalSource:
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def open(self, key: str) -> BinaryIO:
+        """The object as a binary file, to stream it (``read(n)``) rather than hold it whole."""
+        return (self.root / key).open("rb")
 
     def locate(self, key: str) -> str:
         return str(self.root / key)
@@ -154,6 +161,10 @@ class S3Source:
         except (BotoCoreError, ClientError) as error:
             # S3 says NoSuchKey without naming the key: name it, and fail at once (a retry finds it missing too)
             raise about(error, self.locate(key), "cannot read") from error
+
+    def open(self, key: str) -> BinaryIO:
+        """The object's body as a stream (botocore's ``StreamingBody``: ``read(n)``, ``close()``)."""
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
 
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"

@@ -51,7 +51,7 @@ def test_clean_data_passes_every_check_and_records_each_result(loaded) -> None:
     [
         (
             "update songplays set user_id = null where songplay_id = (select min(songplay_id) from songplays)",
-            "songplays: not_null(user_id) (table, error): observed 1, expected = 0; e.g. (",
+            "songplays: not_null(user_id) (window, error): observed 1, expected = 0; e.g. (",
         ),
         (
             "update users set level = 'gold' where user_id = (select min(user_id) from users)",

@@ -19,10 +19,12 @@ As a pytest fixture::
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +93,18 @@ def reset(endpoint: str) -> None:
         pass
 
 
-def client(endpoint: str, service: str = "s3") -> Any:
-    """A boto3 client of the emulator."""
+def aws_connection_json(endpoint: str, **config_kwargs: object) -> str:
+    """An Airflow ``aws`` connection (for ``AIRFLOW_CONN_AWS_DEFAULT``) pointing at ``endpoint``."""
+    extra: dict[str, object] = {"endpoint_url": endpoint, "region_name": REGION}
+    if config_kwargs:
+        extra["config_kwargs"] = config_kwargs
+    return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra})
+
+
+def client(endpoint: str, service: str = "s3", pool: int = 10) -> Any:
+    """A boto3 client of the emulator, with ``pool`` connections (one per thread that uses it)."""
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
         service,
@@ -101,14 +112,29 @@ def client(endpoint: str, service: str = "s3") -> Any:
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=REGION,
+        config=Config(max_pool_connections=pool),
     )
 
 
-def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str) -> None:
-    """Put every file of ``folder`` into ``s3://bucket/prefix/`` through the S3 API."""
-    s3 = client(endpoint)
+def s3_client(endpoint: str, pool: int = 10) -> Any:
+    """A boto3 S3 client of the emulator."""
+    return client(endpoint, "s3", pool)
+
+
+def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str, workers: int = 1) -> int:
+    """Put every file of ``folder`` into ``s3://bucket/prefix/`` through the S3 API; return how many."""
+    s3 = s3_client(endpoint, pool=max(10, workers))
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder).as_posix()}")
+    paths = [path for path in sorted(folder.rglob("*")) if path.is_file()]
+
+    def put(path: Path) -> None:
+        s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder).as_posix()}")
+
+    if workers <= 1:
+        for path in paths:
+            put(path)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(put, paths))
+    return len(paths)

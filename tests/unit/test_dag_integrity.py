@@ -100,3 +100,16 @@ def test_the_deadline_alert_is_set_where_the_dag_processor_asks_for_it(monkeypat
     deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
     assert [d.interval for d in deadlines] == [dt.timedelta(minutes=45)]
     assert deadlines[0].callback.kwargs["kind"] == "deadline"
+
+
+def test_the_daily_audit_runs_every_check_and_the_hourly_run_only_hourly_ones() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from support.paths import ROOT
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    audit = bag.dags["sparkify_audit"]
+    assert type(audit.timetable).__name__ == "CronDataIntervalTimetable" and audit.timetable.expression == "0 0 * * *"
+    (task,) = audit.tasks
+    assert set(task.cadences) == {"hourly", "daily"} and not task.outlets
+    assert bag.dags["sparkify_etl"].get_task("run_quality_checks").cadences == ("hourly",)

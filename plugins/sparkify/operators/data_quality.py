@@ -13,6 +13,7 @@ from sparkify.catalogue import load_catalogue
 from sparkify.lineage import quality_lineage
 from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
+from sparkify.quality.check import CADENCES
 from sparkify.window import Window, resolve_window
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class DataQualityOperator(WarehouseOperator):
 
     :param tables: tables whose declared checks to run.
     :param checks: further checks, in code.
+    :param cadences: which declared checks to run: ``hourly`` ones (every ETL run; window-scoped where the
+        table grows with history) and/or ``daily`` ones (full-table checks, run by ``sparkify_audit``).
     :param results_table: where results are recorded; ``None`` to record nothing.
     :param window_start: explicit window start (templated) for window-scoped checks.
     :param window_end: explicit window end (templated).
@@ -64,6 +67,7 @@ class DataQualityOperator(WarehouseOperator):
         *,
         tables: Sequence[str] | None = None,
         checks: Sequence[Check] = (),
+        cadences: Sequence[str] = ("hourly",),
         results_table: str | None = "quality_results",
         window_start: str | None = None,
         window_end: str | None = None,
@@ -74,13 +78,18 @@ class DataQualityOperator(WarehouseOperator):
         self.extra_checks = list(checks)
         if self.tables == [] and not self.extra_checks:
             raise ValueError(f"{self.task_id}: no tables and no checks to run")
+        unknown = set(cadences) - set(CADENCES)
+        if unknown or not cadences:
+            raise ValueError(f"{self.task_id}: cadences must be some of {CADENCES}, got {list(cadences)}")
+        self.cadences = tuple(cadences)
         self.results_table = results_table
         self.window_start = window_start
         self.window_end = window_end
         self.check_results: list[CheckResult] = []
 
     def run(self, warehouse: Warehouse, context: Any) -> dict[str, int]:
-        checks = (load_checks(self.tables) if self.tables != [] else []) + self.extra_checks
+        declared = load_checks(self.tables) if self.tables != [] else []
+        checks = [c for c in declared if c.cadence in self.cadences] + self.extra_checks
         window = None
         if any(c.uses_window for c in checks):
             window = resolve_window(context, self.window_start, self.window_end)

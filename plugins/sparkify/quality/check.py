@@ -9,6 +9,8 @@ from typing import Any
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "between")
 SEVERITIES = ("error", "warn")
 SCOPES = ("table", "window")
+#: how often a check runs: every run of the ETL, or in the daily audit (sparkify_audit) only
+CADENCES = ("hourly", "daily")
 
 
 class CheckDefinitionError(ValueError):
@@ -31,6 +33,7 @@ class Check:
     sample_sql: str | None = None
     #: the check's kind (``not_null``, ``unique`` …) and the column it tests, if one: OpenLineage's assertion
     kind: str = "custom"
+    cadence: str = "hourly"
     column: str | None = None
 
     @property

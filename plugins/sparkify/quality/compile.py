@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sparkify.catalogue import CatalogueError, load_catalogue, read_table_spec
-from sparkify.quality.check import SCOPES, SEVERITIES, Check, CheckDefinitionError
+from sparkify.quality.check import CADENCES, SCOPES, SEVERITIES, Check, CheckDefinitionError
 from sparkify.quality.kinds import KINDS, CheckContext
 
 if TYPE_CHECKING:
@@ -16,12 +16,20 @@ if TYPE_CHECKING:
     from sparkify.catalogue import TableSpec
 
 
-def compile_check(ctx: CheckContext, spec: dict[str, Any]) -> list[Check]:
-    """Compile one check of a file: its kind's builder with the common settings."""
+def compile_check(ctx: CheckContext, spec: dict[str, Any], default_scope: str = "table") -> list[Check]:
+    """Compile one check of a file: its kind's builder with the common settings.
+
+    A check's scope is its own ``scope``, else ``window`` for custom SQL that uses the window, else the
+    file's ``check_scope`` (``table`` by default).
+    """
     spec = dict(spec)
     custom_sql = " ".join(str(v) for v in (spec.get("custom") or {}).values())
     windowed = "{window" in custom_sql or "%(window_" in custom_sql
-    common = {"severity": spec.pop("severity", "error"), "scope": spec.pop("scope", "window" if windowed else "table")}
+    common = {
+        "severity": spec.pop("severity", "error"),
+        "scope": spec.pop("scope", "window" if windowed else default_scope),
+    }
+    cadence = spec.pop("cadence", "hourly")
     name = spec.pop("name", None)
     if len(spec) != 1:
         raise CheckDefinitionError(f"{ctx.origin}: a check needs exactly one kind, got {sorted(spec)}")
@@ -32,7 +40,9 @@ def compile_check(ctx: CheckContext, spec: dict[str, Any]) -> list[Check]:
         raise CheckDefinitionError(f"{ctx.origin}: {kind}: severity must be one of {SEVERITIES}")
     if common["scope"] not in SCOPES:
         raise CheckDefinitionError(f"{ctx.origin}: {kind}: scope must be one of {SCOPES}")
-    return [replace(check, kind=kind) for check in KINDS[kind](ctx, arg, name, common)]
+    if cadence not in CADENCES:
+        raise CheckDefinitionError(f"{ctx.origin}: {kind}: cadence must be one of {CADENCES}")
+    return [replace(check, kind=kind, cadence=cadence) for check in KINDS[kind](ctx, arg, name, common)]
 
 
 def compile_table_checks(table: TableSpec) -> list[Check]:
@@ -42,7 +52,7 @@ def compile_table_checks(table: TableSpec) -> list[Check]:
     for number, spec in enumerate(table.checks, start=1):
         if not isinstance(spec, dict):
             raise CheckDefinitionError(f"{ctx.origin}: check {number} is not a mapping")
-        checks.extend(compile_check(ctx, spec))
+        checks.extend(compile_check(ctx, spec, table.check_scope))
     return checks
 
 

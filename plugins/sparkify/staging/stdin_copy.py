@@ -1,21 +1,24 @@
 """Staging for warehouses that cannot read S3 themselves: fetch, apply COPY's JSON rules, ``COPY FROM STDIN``.
 
-Objects are fetched and encoded concurrently (a bounded number in flight), then committed in batches
-of about ``batch_bytes``: each batch commits on its own, so a bad object fails the task naming object,
-line and field while the batches before it stay loaded.
+Small objects are fetched concurrently (a bounded number in flight); large ones are streamed piece by
+piece into the COPY, so memory stays bounded whatever the objects' sizes. Rows are encoded by
+:mod:`sparkify.json_stream` (COPY BINARY, the old text encoder as its fallback) and committed in batches
+of about ``batch_bytes`` of source: each batch commits on its own, so a bad object fails the task naming
+object, line and field while the objects before it stay loaded.
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
+from sparkify.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
+from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects
 from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.request import new_counts
 from sparkify.warehouses.base import column_names
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from sparkify.staging.request import StageRequest
     from sparkify.warehouses.base import Warehouse
 
-_WRITE_BYTES = 262_144  # one driver write per ~256 KiB, not per line: each write is a round trip
+STREAM_ABOVE = 4 * 1024 * 1024  # larger objects are streamed into COPY, never held whole
 
 
 class ConfigurationError(ValueError):
@@ -35,12 +38,20 @@ class ConfigurationError(ValueError):
 
 
 @dataclass
-class _Encoded:
-    """One source object, parsed and encoded as COPY text lines."""
+class _Fetched:
+    """One source object: its bytes when small (fetched ahead, concurrently), else None (streamed at COPY)."""
 
     obj: SourceObject
-    lines: list[str]
-    rows: int
+    body: bytes | None
+
+
+class _RetryPrefix(Exception):
+    """A bad object in a batch that replaces rows: roll the batch back, then stage the objects before it."""
+
+    def __init__(self, good: list[_Fetched], error: StagingDataError) -> None:
+        super().__init__(str(error))
+        self.good = good
+        self.error = error
 
 
 class StdinCopyStager:
@@ -55,17 +66,21 @@ class StdinCopyStager:
     def run(self) -> dict[str, int]:
         request = self.request
         columns = self._columns()
-        encoder = RowEncoder(self._mapping(columns), CopyOptions())
+        encoder = StreamEncoder(self._mapping(columns), CopyOptions())
         copy_sql = f"copy {request.table} ({', '.join(c.name for c in columns)}, _source_key) from stdin"
         pending = self.ledger.unstaged(request.objects, self.counts)
         started = time.monotonic()
-        batch: list[_Encoded] = []
+        batch: list[_Fetched] = []
         batch_size = 0
 
         def flush() -> None:
             nonlocal batch, batch_size
             if batch:
-                self._commit(copy_sql, batch)
+                try:
+                    error = self._commit(encoder, copy_sql, batch)
+                except _RetryPrefix as retry:
+                    self._commit(encoder, copy_sql, retry.good)
+                    error = retry.error
                 elapsed = max(time.monotonic() - started, 1e-9)
                 request.log.info(
                     "%s: %d objects staged of %d listed so far (%d already staged), %d rows, %.0f rows/s",
@@ -76,17 +91,15 @@ class StdinCopyStager:
                     self.counts["rows_staged"],
                     self.counts["rows_staged"] / elapsed,
                 )
+                if error is not None:  # the objects before the bad one are committed
+                    raise error
             batch, batch_size = [], 0
 
-        try:
-            for encoded in self._encoded(encoder, pending):
-                batch.append(encoded)
-                batch_size += sum(len(line) for line in encoded.lines)
-                if batch_size >= request.options.batch_bytes:
-                    flush()
-        except StagingDataError:
-            flush()  # keep every good object read before the bad one
-            raise
+        for fetched in self._fetched(pending):
+            batch.append(fetched)
+            batch_size += fetched.obj.size
+            if batch_size >= request.options.batch_bytes:
+                flush()
         flush()
         if self.counts["objects_staged"]:
             with self.warehouse.transaction() as cursor:
@@ -115,94 +128,62 @@ class StdinCopyStager:
         except ValueError as error:
             raise ConfigurationError(str(error)) from None
 
-    def _encoded(self, encoder: RowEncoder, pending: Iterable[SourceObject]) -> Iterator[_Encoded]:
-        """Fetch and encode objects concurrently, yielding them in order, at most 2 × workers in flight."""
+    def _fetched(self, pending: Iterable[SourceObject]) -> Iterator[_Fetched]:
+        """Fetch small objects concurrently, yielding them in order, at most 2 × workers in flight; large
+        ones are yielded unread, to be streamed. Encoding happens in the COPY, pipelined with the server."""
         source = self.request.source
 
-        def encode(obj: SourceObject) -> _Encoded:
-            where = source.locate(obj.key)
-            try:
-                text = source.read(obj.key).decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise StagingDataError(f"{where}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-            lines, rows = encoder.encode(text, where, extra=(obj.key,))
-            return _Encoded(obj, lines, rows)
+        def fetch(obj: SourceObject) -> _Fetched:
+            return _Fetched(obj, None if obj.size > STREAM_ABOVE else source.read(obj.key))
 
         workers = self.request.options.max_workers
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stage") as pool:
             in_flight: deque = deque()
             objects = iter(pending)
             for obj in objects:
-                in_flight.append(pool.submit(encode, obj))
+                in_flight.append(pool.submit(fetch, obj))
                 if len(in_flight) >= 2 * workers:
                     break
             while in_flight:
                 result = in_flight.popleft().result()
                 next_obj = next(objects, None)
                 if next_obj is not None:
-                    in_flight.append(pool.submit(encode, next_obj))
+                    in_flight.append(pool.submit(fetch, next_obj))
                 yield result
 
-    def _commit(self, copy_sql: str, batch: list[_Encoded]) -> None:
+    def _commit(self, encoder: StreamEncoder, copy_sql: str, batch: list[_Fetched]) -> StagingDataError | None:
+        """Stage a batch in one transaction; a bad object stops it, the ones before it commit, its error returns."""
         table = self.request.table
+        source = self.request.source
         with self.warehouse.transaction() as cursor:
             # serialise stagers of this table: a concurrent run may have staged some of these meanwhile
             self.warehouse.lock(cursor, table)
-            current = self.ledger.versions(cursor, [e.obj.key for e in batch])
-            todo = [e for e in batch if current.get(e.obj.key, ("",))[0] != e.obj.version]
-            self.counts["objects_skipped"] += len(batch) - len(todo)
-            self.counts["rows_replaced"] += self.ledger.forget(
-                cursor, [e.obj.key for e in todo if e.obj.key in current]
+            current = self.ledger.versions(cursor, [f.obj.key for f in batch])
+            todo = [f for f in batch if current.get(f.obj.key, ("",))[0] != f.obj.version]
+            skipped = len(batch) - len(todo)
+            replaced = self.ledger.forget(cursor, [f.obj.key for f in todo if f.obj.key in current])
+            items = (
+                CopyItem(
+                    where=source.locate(f.obj.key),
+                    extra=(f.obj.key,),
+                    body=f.body if f.body is not None else functools.partial(source.open, f.obj.key),
+                )
+                for f in todo
             )
-            if todo:
-                copy_lines(cursor, copy_sql, (line for e in todo for line in e.lines))
-                self.ledger.record(cursor, [(e.obj, e.rows, e.obj.key) for e in todo])
-        self.counts["objects_staged"] += len(todo)
-        self.counts["rows_staged"] += sum(e.rows for e in todo)
-        for encoded in todo:
-            self.request.staged.add([encoded.obj], encoded.rows)
-
-
-def copy_lines(cursor: Any, statement: str, lines: Iterable[str]) -> None:
-    """Stream COPY text-format ``lines`` into ``COPY ... FROM STDIN`` with psycopg 3 or psycopg2.
-
-    The PostgreSQL provider hands out psycopg 3 connections where it is installed (with SQLAlchemy 2)
-    and psycopg2 ones otherwise; their COPY APIs differ.
-    """
-    if hasattr(cursor, "copy"):  # psycopg 3
-        with cursor.copy(statement) as copy:
-            chunk: list[str] = []
-            size = 0
-            for line in lines:
-                chunk.append(line)
-                size += len(line)
-                if size >= _WRITE_BYTES:
-                    copy.write("".join(chunk))
-                    chunk, size = [], 0
-            if chunk:
-                copy.write("".join(chunk))
-    else:  # psycopg2
-        cursor.copy_expert(statement, _LinesReader(lines))
-
-
-class _LinesReader(io.TextIOBase):
-    """A file-like view of an iterator of text lines, for psycopg2's ``copy_expert``."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self._buffer = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        size = -1 if size is None else size
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._lines, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if size < 0:
-            size = len(self._buffer)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
+            outcome = copy_objects(cursor, copy_sql, encoder, items)
+            good = todo[: len(outcome.rows)]
+            if outcome.error is not None and any(f.obj.key in current for f in todo[len(good) :]):
+                # the bad object, or one after it, replaces earlier rows that this transaction deleted:
+                # undo it all and stage only the objects before the bad one
+                raise _RetryPrefix(good, outcome.error)
+            if good:
+                self.ledger.record(
+                    cursor, [(f.obj, rows, f.obj.key) for f, rows in zip(good, outcome.rows, strict=True)]
+                )
+        self.counts["objects_skipped"] += skipped
+        self.counts["rows_replaced"] += replaced
+        self.counts["objects_staged"] += len(good)
+        self.counts["rows_staged"] += sum(outcome.rows)
+        for fetched, rows in zip(good, outcome.rows, strict=True):
+            self.request.staged.add([fetched.obj], rows)
+        return outcome.error

@@ -1,0 +1,119 @@
+"""The benchmark's data: the project's generator, 30 days plus one held-back day, and the floor's CSV.
+
+``.local/bench-<N>/data`` holds 31 days of events (``N / 30`` a day) and song files scaled with ``N``
+(3,000 for a million events). The month under test is the first 30 days; the 31st day is the "hour
+after 30 days of history", the same size as the first day's hours. Generated once, reused after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from generate_demo_data import LOG_JSONPATHS, generate
+
+from benchmarks.settings import LOCAL
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+START = dt.date(2018, 11, 1)
+MONTH_DAYS = 30
+DAY_FILE = "log_data/{d:%Y}/{d:%m}/{d:%Y-%m-%d}-events.json"
+_COMPLETE = ".complete.json"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    folder: Path
+    events_requested: int
+    events_month: int
+    events_extra_day: int
+    songs: int
+    users: int
+    day_files_bytes: int
+
+    @property
+    def month_start(self) -> dt.datetime:
+        return dt.datetime(START.year, START.month, START.day, tzinfo=dt.UTC)
+
+    @property
+    def month_end(self) -> dt.datetime:
+        return self.month_start + dt.timedelta(days=MONTH_DAYS)
+
+
+def song_count(events: int) -> int:
+    return max(100, round(events * 0.003))
+
+
+def user_count(events: int) -> int:
+    return min(10_000, max(40, events // 1000))
+
+
+def ensure_dataset(events: int, home: Path | None = None) -> Dataset:
+    """Generate (or reuse) the data set for ``events`` events over 30 days, plus day 31."""
+    home = home or LOCAL / f"bench-{events}"
+    folder = home / "data"
+    marker = folder / _COMPLETE
+    if marker.is_file():
+        return Dataset(folder=folder, **json.loads(marker.read_text()))
+    songs, users = song_count(events), user_count(events)
+    generate(
+        folder,
+        songs=songs,
+        users=users,
+        days=MONTH_DAYS + 1,
+        events_per_day=max(1, events // MONTH_DAYS),
+        start=START,
+        seed=12,
+    )
+    day_files = [folder / DAY_FILE.format(d=START + dt.timedelta(days=n)) for n in range(MONTH_DAYS + 1)]
+    counts = [sum(1 for _ in path.open("rb")) for path in day_files]
+    dataset = Dataset(
+        folder=folder,
+        events_requested=events,
+        events_month=sum(counts[:MONTH_DAYS]),
+        events_extra_day=counts[MONTH_DAYS],
+        songs=songs,
+        users=users,
+        day_files_bytes=sum(path.stat().st_size for path in day_files[:MONTH_DAYS]),
+    )
+    marker.write_text(json.dumps({k: v for k, v in asdict(dataset).items() if k != "folder"}))
+    return dataset
+
+
+def month_day_files(dataset: Dataset) -> list[tuple[str, Path]]:
+    """(key, path) of the month's 30 day files, in order."""
+    keys = [DAY_FILE.format(d=START + dt.timedelta(days=n)) for n in range(MONTH_DAYS)]
+    return [(key, dataset.folder / key) for key in keys]
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    return repr(value)
+
+
+def floor_csv(dataset: Dataset) -> Path:
+    """The month's events as CSV for ``COPY staging_events FROM STDIN (FORMAT csv)``: the same rows the
+    pipeline stages, already encoded, so that COPY has nothing left to do but load. Written once."""
+    path = dataset.folder.parent / "floor-events.csv"
+    if path.is_file():
+        return path
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        for key, day_file in month_day_files(dataset):
+            quoted_key = _csv_value(key)
+            with day_file.open(encoding="utf-8") as lines:
+                for line in lines:
+                    event = json.loads(line)
+                    values = [event.get(name) for name in LOG_JSONPATHS]
+                    ts = values[15]
+                    values[15] = dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    out.write(",".join(_csv_value(v) for v in values) + "," + quoted_key + "\n")
+    partial.rename(path)
+    return path

@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: the month through the whole DAG against a raw COPY of the same rows.
+
+    python -m benchmarks.end_to_end --events 1000000 [--song-files 15000] [--latency-ms 30] [--explain]
+    make bench EVENTS=1000000 [SONG_FILES=15000] [BENCH_ARGS=--explain]
+
+Measured in one run, on one data set (``.local/bench-<N>/``, generated once by the project's generator):
+
+1. floor: ``COPY ... FROM STDIN (FORMAT csv)`` of the month's rows, pre-encoded, into a table
+   ``LIKE staging_events INCLUDING ALL`` (and without its indexes);
+2. the whole DAG over the month on an empty warehouse (``airflow dags test``, params window_start and
+   window_end), per-task seconds from Airflow's metadata database, ratios to the floor;
+3. an hour's run after the month (day 31, held back) against the first hour on an empty warehouse;
+4. peak memory of stage_events staging the month alone, in a child process;
+5. S3: the stage_songs operator fetching many small objects behind per-request latency, against a
+   sequential loop;
+6. plans: every model and check under EXPLAIN (and EXPLAIN ANALYZE, with a timeout) on tables without
+   statistics and analysed.
+
+Prints one table of times and ratios and writes it to ``<out>/results.json``. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import settings
+from benchmarks.dag_runs import (
+    airflow_env,
+    libpq_url,
+    migrate,
+    run_dag,
+    run_dag_analysing_after_staging,
+)
+from benchmarks.dataset import ensure_dataset, floor_csv
+from benchmarks.floor import measure_floor
+
+PARTS = ("floor", "dag", "hourly", "memory", "s3", "plans")
+TARGETS = {"dag_over_floor": 4.0, "stage_events_over_floor": 1.5, "hourly_ratio": 1.2, "s3_ratio": 5.0}
+UTC = dt.UTC
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events in the 30-day month (default 100,000)")
+    parser.add_argument("--song-files", type=int, default=15_000, help="one-song objects for the S3 part")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="delay the proxy adds to each S3 request")
+    parser.add_argument("--sequential-sample", type=int, default=1500, help="objects the sequential loop reads")
+    parser.add_argument("--sweep-sample", type=int, default=3000, help="objects per worker count in the sweep")
+    parser.add_argument("--workers", default="8,16,32,64", help="worker counts to sweep (comma-separated)")
+    parser.add_argument("--explain", action="store_true", help="print every statement's plans")
+    parser.add_argument("--explain-timeout", type=float, default=30.0, help="EXPLAIN ANALYZE timeout (s)")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which parts to run: {','.join(PARTS)}")
+    parser.add_argument("--autovacuum", choices=("off", "on"), default="off", help=AUTOVACUUM_HELP)
+    parser.add_argument("--analyze-after-staging", action="store_true", help=ANALYZE_HELP)
+    parser.add_argument("--out", type=Path, help="folder for data, logs and results (default .local/bench-N)")
+    parser.add_argument("--airflow-db", default=None, help="SQLAlchemy URL of the metadata database to use")
+    parser.add_argument("--db-prefix", default="sparkify_bench", help="prefix of the warehouse databases")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouse databases afterwards")
+    args = parser.parse_args(argv)
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    args.workers = tuple(int(w) for w in args.workers.split(","))
+    args.out = args.out or settings.LOCAL / f"bench-{args.events}"
+    return args
+
+
+ANALYZE_HELP = (
+    "run each DAG run in two halves with ANALYZE of the staging tables between them: what the DAG costs"
+    " once the stager refreshes statistics itself (the ANALYZE is reported as a task of its own)"
+)
+AUTOVACUUM_HELP = (
+    "off (default): autovacuum never analyses the staging tables, so the pipeline must give the planner"
+    " its statistics itself; on: autovacuum may, or may not, analyse them before the loads (a race)"
+)
+
+
+def machine() -> dict[str, Any]:
+    import importlib.metadata
+
+    import psycopg
+
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    with psycopg.connect(f"{settings.SERVER}/postgres") as conn:
+        version = conn.execute("show server_version").fetchone()[0]
+        config = {
+            name: conn.execute(f"show {name}").fetchone()[0]
+            for name in ("shared_buffers", "work_mem", "max_wal_size", "fsync", "synchronous_commit")
+        }
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "memory_gib": round(int(meminfo["MemTotal"].split()[0]) / 1024 / 1024, 1),
+        "load_average_at_start": os.getloadavg(),
+        "postgresql": version,
+        "postgresql_settings": config,
+        "python": platform.python_version(),
+        "airflow": importlib.metadata.version("apache-airflow"),
+        "started": dt.datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def set_autovacuum(dsn: str, enabled: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in ("staging_events", "staging_songs"):
+            conn.execute(f"alter table {table} set (autovacuum_enabled = {str(enabled).lower()})")
+
+
+def events_between(dsn: str, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute("set timezone = 'UTC'")
+        events, plays = conn.execute(
+            "select count(*), count(*) filter (where page = 'NextSong') from staging_events where ts >= %s and ts < %s",
+            (start.replace(tzinfo=None), end.replace(tzinfo=None)),
+        ).fetchone()
+        staged = conn.execute("select count(*) from staging_events").fetchone()[0]
+    return {"events": events, "plays": plays, "staged_events_total": staged}
+
+
+def stage_songs_in_process(dsn: str, source: Path) -> None:
+    """Stage the song files into a warehouse before its first hourly run (as an earlier run would have)."""
+    from sparkify.operators import StageToRedshiftOperator
+
+    os.environ["AIRFLOW_CONN_REDSHIFT"] = settings.airflow_conn_uri(dsn)
+    StageToRedshiftOperator(
+        task_id="stage_songs", table="staging_songs", source=str(source), prefix="song_data/", json_format="auto"
+    ).execute({})
+
+
+class Benchmark:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.out: Path = args.out
+        self.logs = self.out / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.metadata_url = args.airflow_db or settings.DEFAULT_AIRFLOW_DB
+        self.metadata_dsn = libpq_url(self.metadata_url)
+        self.airflow_home = self.out / "airflow"
+        self.results: dict[str, Any] = {"arguments": {k: str(v) for k, v in vars(args).items()}}
+        self.databases: list[str] = []
+
+    def database(self, purpose: str) -> str:
+        name = f"{self.args.db_prefix}_{purpose}"
+        self.databases.append(name)
+        dsn = settings.fresh_database(name)
+        set_autovacuum(dsn, self.args.autovacuum == "on")
+        return dsn
+
+    def run_dag(self, **kwargs: Any) -> dict[str, Any]:
+        run = run_dag_analysing_after_staging if self.args.analyze_after_staging else run_dag
+        return run(metadata_dsn=self.metadata_dsn, source=self.dataset.folder, **kwargs)
+
+    def env(self, warehouse_dsn: str) -> dict[str, str]:
+        return airflow_env(self.airflow_home, self.metadata_url, settings.airflow_conn_uri(warehouse_dsn))
+
+    def prepare(self) -> None:
+        settings.ensure_server()
+        name = self.metadata_dsn.rsplit("/", 1)[1].split("?")[0]
+        with settings.admin() as conn:
+            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+                conn.execute(f"create database {name}")
+        os.environ.update(self.env(f"{settings.SERVER}/postgres"))  # this process's own Airflow imports
+        migrate(self.env(f"{settings.SERVER}/postgres"), self.logs / "airflow-db-migrate.log")
+        self.results["machine"] = machine()
+        started = time.perf_counter()
+        self.dataset = ensure_dataset(self.args.events, self.out)
+        self.results["dataset"] = {
+            "folder": str(self.dataset.folder),
+            "events_month": self.dataset.events_month,
+            "events_day_31": self.dataset.events_extra_day,
+            "song_files": self.dataset.songs,
+            "users": self.dataset.users,
+            "day_files_mib": self.dataset.day_files_bytes / 2**20,
+            "prepare_seconds": time.perf_counter() - started,
+        }
+        self.results["autovacuum_on_staging_tables"] = self.args.autovacuum
+        self.results["analyze_after_staging_by_bench"] = self.args.analyze_after_staging
+
+    def floor(self) -> None:
+        csv_path = floor_csv(self.dataset)
+        dsn = self.database("floor")
+        self.results["floor"] = measure_floor(dsn, csv_path)
+        settings.drop_database(f"{self.args.db_prefix}_floor")
+
+    def month(self) -> None:
+        self.month_dsn = self.database("month")
+        ds = self.dataset
+        run = self.run_dag(
+            env=self.env(self.month_dsn),
+            warehouse_dsn=self.month_dsn,
+            start=ds.month_start,
+            end=ds.month_end,
+            log=self.logs / "dag-month.log",
+        )
+        self.results["dag_month"] = run
+
+    def hourly(self) -> None:
+        ds = self.dataset
+        first = (ds.month_start, ds.month_start + dt.timedelta(hours=1))
+        after = (ds.month_end, ds.month_end + dt.timedelta(hours=1))
+        if not hasattr(self, "month_dsn"):
+            raise RuntimeError("the hourly part needs the dag part (the month's history) in the same run")
+        late = self.run_dag(
+            env=self.env(self.month_dsn),
+            warehouse_dsn=self.month_dsn,
+            start=after[0],
+            end=after[1],
+            log=self.logs / "dag-hour-after-30-days.log",
+        )
+        late["window"] = [after[0].isoformat(), after[1].isoformat()]
+        late.update(events_between(self.month_dsn, *after))
+        hour_dsn = self.database("hour")
+        stage_songs_in_process(hour_dsn, ds.folder)
+        early = self.run_dag(
+            env=self.env(hour_dsn),
+            warehouse_dsn=hour_dsn,
+            start=first[0],
+            end=first[1],
+            log=self.logs / "dag-first-hour.log",
+        )
+        early["window"] = [first[0].isoformat(), first[1].isoformat()]
+        early.update(events_between(hour_dsn, *first))
+        self.results["hourly"] = {"first_hour": early, "after_30_days": late}
+        settings.drop_database(f"{self.args.db_prefix}_hour")
+
+    def memory(self) -> None:
+        from benchmarks.memory import measure_staging_memory
+
+        ds = self.dataset
+        dsn = self.database("memory")
+        self.results["memory"] = measure_staging_memory(
+            self.env(dsn), ds.folder, ds.month_start.isoformat(), ds.month_end.isoformat(), self.logs / "memory.log"
+        )
+        settings.drop_database(f"{self.args.db_prefix}_memory")
+
+    def s3(self) -> None:
+        from benchmarks.s3_fetch import measure_s3
+
+        self.results["s3"] = measure_s3(
+            song_files=self.args.song_files,
+            latency=self.args.latency_ms / 1000,
+            sequential_sample=self.args.sequential_sample,
+            sweep_sample=self.args.sweep_sample,
+            workers=self.args.workers,
+            database=f"{self.args.db_prefix}_s3",
+            home=self.out.parent,
+        )
+        self.databases.append(f"{self.args.db_prefix}_s3")
+        settings.drop_database(f"{self.args.db_prefix}_s3")
+
+    def plans(self) -> None:
+        from benchmarks.plans import compare, explain_everything
+
+        if not hasattr(self, "month_dsn"):
+            raise RuntimeError("the plans part needs the dag part (a loaded month) in the same run")
+        ds = self.dataset
+        windows = {
+            "hour": (ds.month_end.isoformat(), (ds.month_end + dt.timedelta(hours=1)).isoformat()),
+            "month": (ds.month_start.isoformat(), ds.month_end.isoformat()),
+        }
+        detail = explain_everything(self.month_dsn, windows, self.args.explain_timeout)
+        self.plan_detail = detail
+        self.results["plans"] = compare(detail)
+
+    def run(self) -> dict[str, Any]:
+        import psycopg
+
+        # `airflow dags test` replaces any run of the same logical date: two benchmarks sharing a metadata
+        # database would delete each other's runs mid-flight. One at a time, then.
+        with psycopg.connect(self.metadata_dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as lock:
+            key = f"sparkify-bench {self.metadata_dsn}"
+            if not lock.execute("select pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+                raise SystemExit(f"another benchmark is using {self.metadata_url}: wait, or pass --airflow-db")
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
+        self.prepare()
+        steps = [p for p in PARTS if p in self.args.parts]
+        for part in steps:
+            started = time.perf_counter()
+            print(f"[{dt.datetime.now(UTC):%H:%M:%S}] {part} ...", flush=True)
+            getattr(self, "month" if part == "dag" else part)()
+            print(f"[{dt.datetime.now(UTC):%H:%M:%S}] {part} done in {time.perf_counter() - started:.1f} s", flush=True)
+        if not self.args.keep:
+            for name in set(self.databases):
+                settings.drop_database(name)
+        self.results["ratios"] = ratios(self.results)
+        self.results["finished"] = dt.datetime.now(UTC).isoformat(timespec="seconds")
+        return self.results
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """The headline ratios, each with its target."""
+    out: dict[str, Any] = {}
+    floor = results.get("floor", {}).get("seconds")
+    month = results.get("dag_month")
+    if month and floor:
+        out["dag_over_floor"] = {"value": _ratio(month["seconds"], floor), "target_at_most": 4.0}
+        stage = month["tasks"]["stage_events"]["seconds"]
+        out["stage_events_over_floor"] = {"value": _ratio(stage, floor), "target_at_most": 1.5}
+    hourly = results.get("hourly")
+    if hourly:
+        first, late = hourly["first_hour"]["tasks"], hourly["after_30_days"]["tasks"]
+        per_task = {t: _ratio(late[t]["seconds"], first[t]["seconds"]) for t in first if t in late}
+        worst = max(
+            ((t, r) for t, r in per_task.items() if r is not None and t not in ("begin", "end")),
+            key=lambda item: item[1],
+            default=(None, None),
+        )
+        out["hourly_after_30_days_over_first"] = {
+            "per_task": per_task,
+            "worst_task": worst[0],
+            "worst": worst[1],
+            "whole_run": _ratio(hourly["after_30_days"]["seconds"], hourly["first_hour"]["seconds"]),
+            "target_at_most_per_task": 1.2,
+        }
+    s3 = results.get("s3")
+    if s3:
+        out["s3_concurrent_over_sequential"] = {"value": s3["ratio"], "target_at_least": 5.0}
+    memory = results.get("memory")
+    if memory:
+        out["staging_peak_rss_mib"] = {"value": memory["peak_rss_mib"], "bound": 500}
+    return out
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}{unit}"
+
+
+def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, explain: bool) -> str:  # noqa: C901
+    lines: list[str] = []
+    add = lines.append
+    m = results["machine"]
+    ds = results["dataset"]
+    add("")
+    add(f"Sparkify benchmark: {ds['events_month']:,} events over 30 days ({ds['day_files_mib']:.0f} MiB of JSON),")
+    add(
+        f"{ds['song_files']:,} song files, {ds['users']:,} users; autovacuum on staging tables: "
+        f"{results['autovacuum_on_staging_tables']}"
+    )
+    if results.get("analyze_after_staging_by_bench"):
+        add("runs split in two: staging, then ANALYZE by the benchmark ('analyze (bench)'), then the loads")
+    add(
+        f"machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, PostgreSQL {m['postgresql']}, "
+        f"Airflow {m['airflow']}, Python {m['python']}; load average at start {m['load_average_at_start'][0]:.2f}"
+    )
+    floor = results.get("floor")
+    if floor:
+        add("")
+        add("1. floor: COPY FROM STDIN (csv) of the same rows into LIKE staging_events INCLUDING ALL")
+        add(
+            f"   with its {floor['indexes']} indexes {_fmt(floor['seconds'], ' s'):>12}   "
+            f"({floor['rows'] / floor['seconds']:,.0f} rows/s)"
+        )
+        add(f"   without indexes    {_fmt(floor['seconds_without_indexes'], ' s'):>12}")
+    month = results.get("dag_month")
+    if month:
+        f = floor["seconds"] if floor else None
+        add("")
+        add("2. whole DAG over the month, empty warehouse (airflow dags test; seconds from task_instance)")
+        add(f"   {'task':<22}{'seconds':>10}{'x floor':>10}")
+        for task, row in month["tasks"].items():
+            add(f"   {task:<22}{_fmt(row['seconds']):>10}{_fmt(_ratio(row['seconds'], f)):>10}")
+        add(
+            f"   {'whole DAG':<22}{_fmt(month['seconds']):>10}{_fmt(_ratio(month['seconds'], f)):>10}"
+            "   target <= 4 x  (end of begin to end of end)"
+        )
+        add(
+            f"   {'incl. begin':<22}{_fmt(month['seconds_all']):>10}{_fmt(_ratio(month['seconds_all'], f)):>10}"
+            f"   (begin holds dags test's start-up; CLI wall {month['process']['wall_seconds']:.1f} s,"
+            f" peak RSS {month['process']['peak_rss_mib']:.0f} MiB)"
+        )
+        stage = month["tasks"]["stage_events"]["seconds"]
+        add(f"   {'stage_events / floor':<22}{'':>10}{_fmt(_ratio(stage, f)):>10}   target <= 1.5 x")
+        stats = month.get("stats_at_fact_load")
+        if stats:
+            for table, s in stats.items():
+                add(
+                    f"   statistics of {table} when load_songplays_fact started: "
+                    + (
+                        f"yes (by {s['by']}; planner estimate {s['planner_row_estimate']:,.0f} rows,"
+                        f" {s['modified_since_analyze'] or 0:,} rows changed since)"
+                        if s["analysed"]
+                        else "NONE (never analysed: the planner guesses)"
+                    )
+                )
+        else:
+            add("   statistics when load_songplays_fact started: not sampled")
+    hourly = results.get("hourly")
+    if hourly:
+        first, late = hourly["first_hour"], hourly["after_30_days"]
+        add("")
+        add(
+            f"3. an hour after 30 days ({late['window'][0][:13]}h: {late['events']:,} events, {late['plays']:,} plays;"
+            f" {late['staged_events_total']:,} staged)"
+        )
+        add(
+            f"   vs the first hour on an empty warehouse ({first['window'][0][:13]}h: {first['events']:,} events,"
+            f" {first['plays']:,} plays); each run stages its day file"
+        )
+        add(f"   {'task':<22}{'first h':>10}{'after 30d':>10}{'ratio':>8}")
+        for task in first["tasks"]:
+            if task in late["tasks"]:
+                a, b = first["tasks"][task]["seconds"], late["tasks"][task]["seconds"]
+                flag = "  > 1.2" if (r := _ratio(b, a)) and r > 1.2 and task not in ("begin", "end") else ""
+                add(f"   {task:<22}{_fmt(a):>10}{_fmt(b):>10}{_fmt(r):>8}{flag}")
+        add(
+            f"   {'whole run':<22}{_fmt(first['seconds']):>10}{_fmt(late['seconds']):>10}"
+            f"{_fmt(_ratio(late['seconds'], first['seconds'])):>8}   (after begin) target <= 1.2 x per task"
+        )
+    memory = results.get("memory")
+    if memory:
+        add("")
+        add(
+            f"4. stage_events alone over the month ({memory['rows']:,} rows, {memory['staging_seconds']:.1f} s):"
+            f" peak RSS {memory['peak_rss_mib']:.0f} MiB"
+            f" (interpreter + imports before staging: {memory['rss_before_staging_mib']:.0f} MiB); bound 500 MiB"
+        )
+    s3 = results.get("s3")
+    if s3:
+        seq, conc = s3["sequential"], s3["concurrent"]
+        add("")
+        add(f"5. {s3['song_files']:,} song files on moto behind a proxy adding {s3['latency_ms']:.0f} ms per request")
+        rate = seq["objects_per_second"]
+        add(f"   sequential loop (S3Source.read), sample of {seq['objects']:,}: {rate:8.1f} objects/s")
+        add(
+            f"   {conc['what']}: {conc['objects_per_second']:8.1f} objects/s"
+            f" ({conc['objects']:,} in {conc['seconds']:.1f} s)"
+        )
+        add(f"   ratio {s3['ratio']:.1f} x (objects/s)   target >= 5 x")
+        for row in s3["sweep"]:
+            add(
+                f"   {row['workers']:>3} workers (S3Source.read, {row['objects']:,} objects): "
+                f"{row['objects_per_second']:8.1f} objects/s = {row['ratio_to_sequential']:.1f} x sequential"
+            )
+    plans = results.get("plans")
+    if plans:
+        add("")
+        add(
+            "6. plans on unanalysed vs analysed copies of the month's tables (EXPLAIN ANALYZE, seconds;"
+            " '>' = stopped at the timeout)"
+        )
+        add(f"   {'statement':<58}{'window':>7}{'no stats':>10}{'analysed':>10}{'ratio':>8}  plan change")
+        for row in plans:
+            no = (">" if row["timed_out_without_stats"] else "") + _fmt(row["seconds_without_stats"])
+            yes = (">" if row["timed_out_with_stats"] else "") + _fmt(row["seconds_with_stats"])
+            change = ""
+            if row["nested_loop_without_stats"] != row["nested_loop_with_stats"]:
+                change = (
+                    "nested loop only without stats"
+                    if row["nested_loop_without_stats"]
+                    else "nested loop once analysed"
+                )
+            add(f"   {row['statement'][:57]:<58}{row['window']:>7}{no:>10}{yes:>10}{_fmt(row['ratio']):>8}  {change}")
+    r = results.get("ratios", {})
+    add("")
+    add("Summary")
+    if "dag_over_floor" in r:
+        add(f"   whole DAG / floor              {_fmt(r['dag_over_floor']['value'])} x   (target <= 4)")
+        add(f"   stage_events / floor           {_fmt(r['stage_events_over_floor']['value'])} x   (target <= 1.5)")
+    if "hourly_after_30_days_over_first" in r:
+        h = r["hourly_after_30_days_over_first"]
+        add(
+            f"   hourly after 30 d / first hour worst task {h['worst_task']} {_fmt(h['worst'])} x,"
+            f" whole run {_fmt(h['whole_run'])} x   (target <= 1.2 per task)"
+        )
+    if "staging_peak_rss_mib" in r:
+        add(f"   staging peak RSS               {_fmt(r['staging_peak_rss_mib']['value'])} MiB   (bound 500)")
+    if "s3_concurrent_over_sequential" in r:
+        add(f"   S3 concurrent / sequential     {_fmt(r['s3_concurrent_over_sequential']['value'])} x   (target >= 5)")
+    if explain and plan_detail:
+        add("")
+        add("Plans (EXPLAIN)")
+        for p in plan_detail:
+            add(f"--- {p['statement']} | window {p['window']} | {p['statistics']}")
+            add(p["plan"])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Benchmark(args)
+    results = bench.run()
+    path = args.out / "results.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    if getattr(bench, "plan_detail", None):
+        (args.out / "plans.json").write_text(json.dumps(bench.plan_detail, indent=2, default=str))
+    text = report(results, getattr(bench, "plan_detail", None), args.explain)
+    print(text)
+    (args.out / "results.txt").write_text(text + "\n")
+    print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

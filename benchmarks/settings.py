@@ -1,0 +1,55 @@
+"""Where the benchmarks put things, and the databases they use on the project's PostgreSQL cluster.
+
+The benchmarks never touch the developer's warehouse (``sparkify``) or Airflow metadata (``airflow``):
+they create warehouse databases named ``<prefix>_<purpose>`` and use a metadata database of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PORT = os.environ.get("SPARKIFY_PG_PORT", "55432")
+SERVER = f"postgresql://postgres@127.0.0.1:{PORT}"
+LOCAL = ROOT / ".local"
+DEFAULT_AIRFLOW_DB = f"postgresql+psycopg2://postgres@127.0.0.1:{PORT}/airflow_bench"
+
+
+def admin() -> psycopg.Connection:
+    return psycopg.connect(f"{SERVER}/postgres", autocommit=True)
+
+
+def fresh_database(name: str, *, tables: bool = True) -> str:
+    """Drop and create the warehouse database ``name``; with ``tables``, create the project's tables."""
+    with admin() as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+        conn.execute(f"create database {name}")
+    dsn = f"{SERVER}/{name}"
+    if tables:
+        from sparkify.ddl import ddl_statements
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for statement in ddl_statements("postgres"):
+                conn.execute(statement)
+    return dsn
+
+
+def drop_database(name: str) -> None:
+    with admin() as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+
+
+def airflow_conn_uri(dsn: str) -> str:
+    """The ``AIRFLOW_CONN_REDSHIFT`` form of a libpq URI."""
+    return dsn.replace("postgresql://", "postgres://", 1)
+
+
+def ensure_server() -> None:
+    """The project's PostgreSQL, started if it is not running (``scripts/pg.sh up``)."""
+    import subprocess
+
+    subprocess.run([str(ROOT / "scripts" / "pg.sh"), "up"], check=True, capture_output=True)
