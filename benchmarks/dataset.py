@@ -114,6 +114,7 @@ def floor_csv(dataset: Dataset) -> Path:
                     values = [event.get(name) for name in LOG_JSONPATHS]
                     ts = values[15]
                     values[15] = dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    values[17] = values[17] or None  # user_id is an integer column: "" stages as NULL
                     out.write(",".join(_csv_value(v) for v in values) + "," + quoted_key + "\n")
     partial.rename(path)
     return path

@@ -56,6 +56,7 @@ def main() -> None:
         source=source,
         json_format="log_json_path.json",
         daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
+        margin_days=0,  # the month's day files only, not the days around it: rows = the month's events
     )
     before = _vm_hwm_kib()
     started = time.perf_counter()

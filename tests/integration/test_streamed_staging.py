@@ -59,7 +59,8 @@ def expected_rows(path: Path) -> list[tuple]:
     for line in path.read_text().splitlines():
         event = json.loads(line)
         ts = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=event["ts"])
-        out.append((event.get("userId") or None, event.get("sessionId"), ts, key))
+        user = event.get("userId")
+        out.append((int(user) if user else None, event.get("sessionId"), ts, key))  # user_id: an integer column
     return out
 
 
