@@ -70,6 +70,8 @@ class LoadDimensionOperator(ModelLoadOperator):
             else:
                 cursor.execute(f"insert into {self.table}\n{self.sql}", params)
                 inserted = cursor.rowcount
+        with warehouse.transaction() as cursor:
+            warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}
 

@@ -44,5 +44,7 @@ class LoadFactOperator(ModelLoadOperator):
             deleted = cursor.rowcount
             cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
             inserted = cursor.rowcount
+        with warehouse.transaction() as cursor:
+            warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}
