@@ -134,4 +134,4 @@ def test_checked_assets_drive_the_downstream_dag_and_failures_alert(airflow, sin
     while not sink.of_kind("deadline"):
         assert time.monotonic() < deadline, f"no deadline alert: {sink.received}"
         time.sleep(2)
-    assert "is not finished" in sink.of_kind("deadline")[0]["text"]
+    assert "has not finished" in sink.of_kind("deadline")[0]["text"]

@@ -73,6 +73,8 @@ class LoadDimensionOperator(ModelLoadOperator):
                 inserted = cursor.rowcount
                 if self.mode == "truncate-insert":  # the table is exactly what this load publishes
                     gate(cursor, self.table, relation=self.table)
+        with warehouse.transaction() as cursor:
+            warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}
 

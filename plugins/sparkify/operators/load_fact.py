@@ -47,5 +47,7 @@ class LoadFactOperator(ModelLoadOperator):
             cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
             inserted = cursor.rowcount
             gate(cursor, self.table, window.sql_params)  # checks on what this load publishes, before commit
+        with warehouse.transaction() as cursor:
+            warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}

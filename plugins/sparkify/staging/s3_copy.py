@@ -77,7 +77,7 @@ class S3CopyStager:
             request.staged.add(objects, rows)
             request.log.info("%s: COPY unit %d/%d done, %d rows", request.table, number, len(units), rows)
         with self.warehouse.transaction() as cursor:
-            self.warehouse.refresh_statistics(cursor, request.table)
+            self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
 
     # -- planning --------------------------------------------------------------------------------------

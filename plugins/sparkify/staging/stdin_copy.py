@@ -103,7 +103,7 @@ class StdinCopyStager:
         flush()
         if self.counts["objects_staged"]:
             with self.warehouse.transaction() as cursor:
-                self.warehouse.refresh_statistics(cursor, request.table)
+                self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
 
     def _columns(self) -> list[Column]:

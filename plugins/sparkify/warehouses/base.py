@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 #: Connection extras that this project reads itself; the driver would reject them as unknown options.
 PROJECT_EXTRAS = frozenset(
-    {"target", "iam_role", "workspace", "region", "region_name", "lock_timeout", "statement_timeout"}
+    {"target", "iam_role", "workspace", "region", "region_name", "lock_timeout", "statement_timeout", "work_mem"}
 )
 
 
@@ -126,8 +126,9 @@ class Warehouse(ABC):
         """Stage the request's pending objects into its table, each exactly once; returns counts."""
 
     @abstractmethod
-    def refresh_statistics(self, cursor: Any, table: str) -> None:
-        """Give the planner what it needs about ``table`` after a bulk load (see the README's benchmark)."""
+    def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
+        """Give the planner what it needs about ``table`` after ``changed_rows`` rows were loaded into it
+        (``None``: unknown, always refresh); see the README's benchmark for why."""
 
     # -- lineage ---------------------------------------------------------------------------------------
 

@@ -63,7 +63,8 @@ class RedshiftWarehouse(Warehouse):
             return f"redshift://{identifier}.{region}:{port}"
         return f"redshift://{host}:{port}"
 
-    def refresh_statistics(self, cursor: Any, table: str) -> None:
+    def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         # COPY runs into a temporary table (STATUPDATE there would be wasted); Redshift's ANALYZE skips
         # tables that changed less than analyze_threshold_percent, so an hourly run pays little
-        cursor.execute(f"analyze {table}")
+        if changed_rows != 0:
+            cursor.execute(f"analyze {table}")
