@@ -9,9 +9,11 @@ from support.warehouse_state import keyed, rows
 
 
 def days_touched(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
-    """The day files a window [start, end) stages: every date from start's to that of end's last instant."""
-    last = (end - dt.timedelta(microseconds=1)).date()
-    return {start.date() + dt.timedelta(days=n) for n in range((last - start.date()).days + 1)}
+    """The day files a window [start, end) stages: every date from start's to that of end's last instant,
+    and the day before and after them (an event filed under a neighbouring day loads in any run order)."""
+    first = start.date() - dt.timedelta(days=1)
+    last = (end - dt.timedelta(microseconds=1)).date() + dt.timedelta(days=1)
+    return {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}
 
 
 def assert_star_schema_matches(db, source, start, end) -> None:
