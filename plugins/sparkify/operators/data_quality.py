@@ -14,6 +14,7 @@ from sparkify.lineage import quality_lineage
 from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
 from sparkify.quality.check import CADENCES
+from sparkify.quality.observe import observe, scalar
 from sparkify.window import Window, resolve_window
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ class DataQualityOperator(WarehouseOperator):
         params = window.sql_params if window else None
         results = []
         with warehouse.transaction() as cursor:
-            for check in checks:
-                results.append(self._run(cursor, check, params))
+            for check, observed in zip(checks, observe(cursor, checks, params), strict=True):
+                results.append(self._judge(cursor, check, observed, params))
         self.check_results = results  # for lineage, failing or not
         self.log.info("Data quality results%s:\n%s", f" for {window}" if window else "", format_results(results))
         if self.results_table:
@@ -148,15 +149,8 @@ class DataQualityOperator(WarehouseOperator):
         return quality_lineage(self.lineage_naming, self.check_results, tables, self.results_table)
 
     @staticmethod
-    def _run(cursor: Any, check: Check, params: dict | None) -> CheckResult:
-        cursor.execute(check.sql, params if "%(" in check.sql else None)
-        row = cursor.fetchone()
-        observed = row[0] if row else None
-        expected = check.expected
-        if check.expected_sql:
-            cursor.execute(check.expected_sql, params if "%(" in check.expected_sql else None)
-            row = cursor.fetchone()
-            expected = row[0] if row else None
+    def _judge(cursor: Any, check: Check, observed: Any, params: dict | None) -> CheckResult:
+        expected = scalar(cursor, check.expected_sql, params) if check.expected_sql else check.expected
         passed = check.passes(observed, expected)
         sample = None
         if not passed and check.sample_sql:

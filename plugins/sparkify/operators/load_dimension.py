@@ -72,7 +72,7 @@ class LoadDimensionOperator(ModelLoadOperator):
                 cursor.execute(f"insert into {self.table}\n{self.sql}", params)
                 inserted = cursor.rowcount
                 if self.mode == "truncate-insert":  # the table is exactly what this load publishes
-                    gate(cursor, self.table, relation=self.table)
+                    gate(cursor, self.table, relation=self.table, enforced_key=warehouse.enforces_primary_keys)
         with warehouse.transaction() as cursor:
             warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)

@@ -46,7 +46,8 @@ class LoadFactOperator(ModelLoadOperator):
             deleted = cursor.rowcount
             cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
             inserted = cursor.rowcount
-            gate(cursor, self.table, window.sql_params)  # checks on what this load publishes, before commit
+            # checks on what this load publishes, before commit
+            gate(cursor, self.table, window.sql_params, enforced_key=warehouse.enforces_primary_keys)
         with warehouse.transaction() as cursor:
             warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)

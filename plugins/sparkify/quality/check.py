@@ -35,6 +35,10 @@ class Check:
     kind: str = "custom"
     cadence: str = "hourly"
     column: str | None = None
+    #: for checks that count the rows of one scan meeting a condition: the scan (``from … [where …]``) and
+    #: the row condition, so that checks over the same scan are counted together (``quality.observe``)
+    scan: str | None = None
+    condition: str | None = None
 
     @property
     def uses_window(self) -> bool:

@@ -72,6 +72,10 @@ def offending_rows(
         f"select count(*) {body}",
         sample_sql=f"select {alias + '.' if alias else ''}* {body} limit 5",
         column=column,
+        # a condition on the row alone can share its scan with the table's other such checks; one with a
+        # subquery (relationships) stays a query of its own, where the planner can make it an anti-join
+        scan=None if alias else f"from {source}{ctx.where(None, common['scope'])}",
+        condition=None if alias else condition,
         **common,
     )
 

@@ -59,6 +59,9 @@ class Warehouse(ABC):
 
     name: ClassVar[str]
     dialect: ClassVar[str]
+    #: whether the engine enforces primary keys (and so their uniqueness and NOT NULL): PostgreSQL does,
+    #: Redshift only declares them to the planner
+    enforces_primary_keys: ClassVar[bool] = False
 
     def __init__(self, conn_id: str, connection: Any) -> None:
         self.conn_id = conn_id

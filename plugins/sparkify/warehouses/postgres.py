@@ -32,6 +32,7 @@ class PostgresWarehouse(Warehouse):
 
     name = "postgres"
     dialect = "postgres"
+    enforces_primary_keys = True
 
     @classmethod
     def claims(cls, connection: Any) -> bool:
