@@ -89,3 +89,16 @@ def test_the_target_is_chosen_from_the_connection(conn: Connection, target: type
 def test_an_unknown_target_is_an_error_never_a_fallback(conn: Connection) -> None:
     with pytest.raises(UnknownTargetError, match="postgres, redshift"):
         target_for(conn)
+
+
+def test_checks_a_primary_key_implies_are_marked_so_an_enforcing_engine_skips_them() -> None:
+    from sparkify.quality import load_checks
+
+    marked = {(c.table, c.name): c.implied_by_key for c in load_checks(["songplays", "time"])}
+    # songplays' key is songplay_id; time's is start_time (sql/models/*.yml)
+    assert marked[("songplays", "unique(songplay_id)")] is True
+    assert marked[("songplays", "not_null(songplay_id)")] is True
+    assert marked[("songplays", "not_null(user_id)")] is False
+    assert marked[("songplays", "accepted_values(level)")] is False
+    assert marked[("time", "unique(start_time)")] is True
+    assert marked[("time", "not_null(hour)")] is False

@@ -14,6 +14,7 @@ from sparkify.lineage import quality_lineage
 from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
 from sparkify.quality.check import CADENCES
+from sparkify.quality.gate import key_enforced
 from sparkify.quality.observe import observe, scalar
 from sparkify.window import Window, resolve_window
 
@@ -44,7 +45,9 @@ class DataQualityOperator(WarehouseOperator):
     """Run every check, write each result to ``results_table``, then fail if an error-level check failed.
 
     Checks come from ``checks`` (a list of :class:`~sparkify.quality.Check`) and from the catalogue's YAML files of
-    ``tables`` (``sql/models/<table>.yml``; every star table when ``tables`` is ``None``). A failing check of
+    ``tables`` (``sql/models/<table>.yml``; every star table when ``tables`` is ``None``), less those the
+    engine enforces itself (``unique`` and ``not_null`` on a primary key, where primary keys are enforced).
+    Row checks over the same rows are counted in one pass (``sparkify.quality.observe``). A failing check of
     severity ``error`` fails the task with ``AirflowFailException``, which skips the retries (bad data is not fixed
     by trying again), and the message lists every failing check with its table, observed and expected values and a
     few offending rows. A ``warn`` failure is logged and recorded but lets the run go on. A database error (a lost
@@ -97,6 +100,8 @@ class DataQualityOperator(WarehouseOperator):
         params = window.sql_params if window else None
         results = []
         with warehouse.transaction() as cursor:
+            enforced = {t for t in {c.table for c in checks if c.implied_by_key} if key_enforced(warehouse, cursor, t)}
+            checks = [c for c in checks if not (c.implied_by_key and c.table in enforced)]
             for check, observed in zip(checks, observe(cursor, checks, params), strict=True):
                 results.append(self._judge(cursor, check, observed, params))
         self.check_results = results  # for lineage, failing or not

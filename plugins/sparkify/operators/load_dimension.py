@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
 from sparkify.operators.model_load import ModelLoadOperator
-from sparkify.quality.gate import gate
+from sparkify.quality.gate import gate, key_enforced
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,7 +72,12 @@ class LoadDimensionOperator(ModelLoadOperator):
                 cursor.execute(f"insert into {self.table}\n{self.sql}", params)
                 inserted = cursor.rowcount
                 if self.mode == "truncate-insert":  # the table is exactly what this load publishes
-                    gate(cursor, self.table, relation=self.table, enforced_key=warehouse.enforces_primary_keys)
+                    gate(
+                        cursor,
+                        self.table,
+                        relation=self.table,
+                        enforced_key=key_enforced(warehouse, cursor, self.table),
+                    )
         with warehouse.transaction() as cursor:
             warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s (%s): %d rows deleted, %d rows inserted", self.table, self.mode, deleted, inserted)

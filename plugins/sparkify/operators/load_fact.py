@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
 from sparkify.operators.model_load import ModelLoadOperator
-from sparkify.quality.gate import gate
+from sparkify.quality.gate import gate, key_enforced
 
 if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
@@ -47,7 +47,7 @@ class LoadFactOperator(ModelLoadOperator):
             cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
             inserted = cursor.rowcount
             # checks on what this load publishes, before commit
-            gate(cursor, self.table, window.sql_params, enforced_key=warehouse.enforces_primary_keys)
+            gate(cursor, self.table, window.sql_params, enforced_key=key_enforced(warehouse, cursor, self.table))
         with warehouse.transaction() as cursor:
             warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)

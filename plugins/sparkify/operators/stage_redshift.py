@@ -160,6 +160,7 @@ class StageToRedshiftOperator(WarehouseOperator):
                 time_column=self.time_column,
                 day_of=self._listing.day_of,
                 margin=dt.timedelta(days=self.margin_days),
+                staged_now=request.staged.keys if request.staged.complete else frozenset(),
             )
         return summary
 

@@ -39,6 +39,9 @@ class Check:
     #: the row condition, so that checks over the same scan are counted together (``quality.observe``)
     scan: str | None = None
     condition: str | None = None
+    #: the table's primary key implies it (``unique`` on the key, ``not_null`` on a key column): an engine
+    #: that enforces primary keys cannot hold a row that fails it, so it is not run there
+    implied_by_key: bool = False
 
     @property
     def uses_window(self) -> bool:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.catalogue import CatalogueError, load_catalogue, read_table_spec
 from sparkify.quality.check import CADENCES, SCOPES, SEVERITIES, Check, CheckDefinitionError
-from sparkify.quality.kinds import KINDS, CheckContext
+from sparkify.quality.kinds import KINDS, CheckContext, columns_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -16,11 +16,14 @@ if TYPE_CHECKING:
     from sparkify.catalogue import TableSpec
 
 
-def compile_check(ctx: CheckContext, spec: dict[str, Any], default_scope: str = "table") -> list[Check]:
+def compile_check(
+    ctx: CheckContext, spec: dict[str, Any], default_scope: str = "table", primary_key: Sequence[str] = ()
+) -> list[Check]:
     """Compile one check of a file: its kind's builder with the common settings.
 
     A check's scope is its own ``scope``, else ``window`` for custom SQL that uses the window, else the
-    file's ``check_scope`` (``table`` by default).
+    file's ``check_scope`` (``table`` by default). Checks that the table's ``primary_key`` implies
+    (``unique`` on it, ``not_null`` on one of its columns) are marked :attr:`Check.implied_by_key`.
     """
     spec = dict(spec)
     custom_sql = " ".join(str(v) for v in (spec.get("custom") or {}).values())
@@ -42,7 +45,18 @@ def compile_check(ctx: CheckContext, spec: dict[str, Any], default_scope: str = 
         raise CheckDefinitionError(f"{ctx.origin}: {kind}: scope must be one of {SCOPES}")
     if cadence not in CADENCES:
         raise CheckDefinitionError(f"{ctx.origin}: {kind}: cadence must be one of {CADENCES}")
-    return [replace(check, kind=kind, cadence=cadence) for check in KINDS[kind](ctx, arg, name, common)]
+    return [
+        replace(check, kind=kind, cadence=cadence, implied_by_key=_implied_by_key(kind, arg, check, primary_key, ctx))
+        for check in KINDS[kind](ctx, arg, name, common)
+    ]
+
+
+def _implied_by_key(kind: str, arg: Any, check: Check, primary_key: Sequence[str], ctx: CheckContext) -> bool:
+    if not primary_key:
+        return False
+    if kind == "unique":
+        return set(columns_of(arg, ctx.origin)) == set(primary_key)
+    return kind == "not_null" and check.column in primary_key
 
 
 def compile_table_checks(table: TableSpec) -> list[Check]:
@@ -52,7 +66,7 @@ def compile_table_checks(table: TableSpec) -> list[Check]:
     for number, spec in enumerate(table.checks, start=1):
         if not isinstance(spec, dict):
             raise CheckDefinitionError(f"{ctx.origin}: check {number} is not a mapping")
-        checks.extend(compile_check(ctx, spec, table.check_scope))
+        checks.extend(compile_check(ctx, spec, table.check_scope, table.primary_key))
     return checks
 
 

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 from sparkify.catalogue import load_catalogue
 from sparkify.errors import FailNow
 from sparkify.quality.compile import compile_check
-from sparkify.quality.kinds import CheckContext, columns_of
+from sparkify.quality.kinds import CheckContext
 from sparkify.quality.observe import observe
 
 if TYPE_CHECKING:
     from sparkify.quality.check import Check
+    from sparkify.warehouses.base import Warehouse
 
 #: check kinds that look only at the loaded table's own rows
 GATING_KINDS = ("not_null", "unique", "accepted_values", "range")
@@ -41,33 +42,29 @@ def gating_checks(
 ) -> list[Check]:
     """The error-level row checks of ``table``'s catalogue entry (none without one), compiled against
     ``relation`` (default: the table), on the rows of the run's window when ``window``, else on all.
-    ``enforced_key``: the engine enforces the table's primary key, so checks it implies are left out."""
+    ``enforced_key``: the engine enforces the table's primary key (:func:`key_enforced`), so the checks
+    it implies are left out (not on ``relation``, a model's output, which has no key)."""
     spec = load_catalogue().spec(table)
     if spec is None:
         return []
     ctx = CheckContext(relation or table, spec.time_column, str(spec.path or table))
-    key = set(spec.primary_key) if enforced_key and (relation is None or relation == table) else set()
+    skip_implied = enforced_key and relation in (None, table)
     checks: list[Check] = []
     for declared in spec.checks:
         kinds = set(declared) - {"severity", "scope", "name"}
         if declared.get("severity", "error") != "error" or not kinds <= set(GATING_KINDS):
             continue
-        declared = _without_enforced(declared, key, ctx.origin)
-        if declared:
-            checks.extend(compile_check(ctx, {**declared, "scope": "window" if window else "table"}))
+        compiled = compile_check(
+            ctx, {**declared, "scope": "window" if window else "table"}, primary_key=spec.primary_key
+        )
+        checks.extend(c for c in compiled if not (skip_implied and c.implied_by_key))
     return checks
 
 
-def _without_enforced(declared: dict[str, Any], key: set[str], origin: str) -> dict[str, Any] | None:
-    """``declared`` without what primary key ``key`` enforces; ``None`` when nothing is left."""
-    if not key:
-        return declared
-    if "unique" in declared and set(columns_of(declared["unique"], origin)) == key:
-        return None
-    if "not_null" in declared:
-        columns = [c for c in columns_of(declared["not_null"], origin) if c not in key]
-        return {**declared, "not_null": columns} if columns else None
-    return declared
+def key_enforced(warehouse: Warehouse, cursor: Any, table: str) -> bool:
+    """Whether ``warehouse`` enforces on ``table`` the primary key its catalogue entry declares."""
+    spec = load_catalogue().spec(table)
+    return bool(spec and spec.primary_key) and warehouse.enforced_primary_key(cursor, table) == set(spec.primary_key)
 
 
 def gate(

@@ -52,6 +52,11 @@ class StagedObjects:
             self.objects.append((obj.key, obj.size, rows if len(objects) == 1 else None))
 
     @property
+    def keys(self) -> frozenset[str]:
+        """The keys of :attr:`objects`."""
+        return frozenset(key for key, _, _ in self.objects)
+
+    @property
     def complete(self) -> bool:
         """Whether every staged object is listed in :attr:`objects`."""
         return self.count == len(self.objects)

@@ -59,9 +59,6 @@ class Warehouse(ABC):
 
     name: ClassVar[str]
     dialect: ClassVar[str]
-    #: whether the engine enforces primary keys (and so their uniqueness and NOT NULL): PostgreSQL does,
-    #: Redshift only declares them to the planner
-    enforces_primary_keys: ClassVar[bool] = False
 
     def __init__(self, conn_id: str, connection: Any) -> None:
         self.conn_id = conn_id
@@ -137,6 +134,11 @@ class Warehouse(ABC):
 
     #: the port OpenLineage names when the connection gives none
     default_port: ClassVar[int] = 5432
+
+    def enforced_primary_key(self, cursor: Any, table: str) -> frozenset[str] | None:
+        """The columns of ``table``'s primary key if the engine enforces it (uniqueness and NOT NULL), else
+        ``None``. Redshift declares keys to the planner but enforces none: the default."""
+        return None
 
     def lineage_namespace(self) -> str:
         """This warehouse's OpenLineage dataset namespace, as the naming spec gives it for PostgreSQL:

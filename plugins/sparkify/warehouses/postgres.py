@@ -32,7 +32,6 @@ class PostgresWarehouse(Warehouse):
 
     name = "postgres"
     dialect = "postgres"
-    enforces_primary_keys = True
 
     @classmethod
     def claims(cls, connection: Any) -> bool:
@@ -59,6 +58,17 @@ class PostgresWarehouse(Warehouse):
 
     def stage(self, request: StageRequest) -> dict[str, int]:
         return StdinCopyStager(self, request).run()
+
+    def enforced_primary_key(self, cursor: Any, table: str) -> frozenset[str] | None:
+        """Read from the catalog, not assumed: a key dropped by hand is not enforced."""
+        cursor.execute(
+            "select a.attname from pg_constraint as c"
+            " join pg_attribute as a on a.attrelid = c.conrelid and a.attnum = any(c.conkey)"
+            " where c.conrelid = to_regclass(%s) and c.contype = 'p' and c.convalidated",
+            (table,),
+        )
+        columns = frozenset(row[0] for row in cursor.fetchall())
+        return columns or None
 
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         # A freshly bulk-loaded table has no statistics until autovacuum comes by (up to a minute): the
