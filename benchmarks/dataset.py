@@ -84,10 +84,13 @@ def ensure_dataset(events: int, home: Path | None = None) -> Dataset:
     return dataset
 
 
-def month_day_files(dataset: Dataset) -> list[tuple[str, Path]]:
-    """(key, path) of the month's 30 day files, in order."""
-    keys = [DAY_FILE.format(d=START + dt.timedelta(days=n)) for n in range(MONTH_DAYS)]
-    return [(key, dataset.folder / key) for key in keys]
+def staged_day_files(dataset: Dataset, margin_days: int = 1) -> list[tuple[str, Path]]:
+    """(key, path) of the day files that stage_events reads for the month's window, in order: the month's,
+    and those of ``margin_days`` days either side that exist (the stage task's ``margin_days``: events of
+    the window can sit in a neighbouring day's file). The floor copies these, the same rows."""
+    days = range(-margin_days, MONTH_DAYS + margin_days)
+    keys = [DAY_FILE.format(d=START + dt.timedelta(days=n)) for n in days]
+    return [(key, dataset.folder / key) for key in keys if (dataset.folder / key).is_file()]
 
 
 def _csv_value(value: object) -> str:
@@ -99,14 +102,15 @@ def _csv_value(value: object) -> str:
 
 
 def floor_csv(dataset: Dataset) -> Path:
-    """The month's events as CSV for ``COPY staging_events FROM STDIN (FORMAT csv)``: the same rows the
-    pipeline stages, already encoded, so that COPY has nothing left to do but load. Written once."""
-    path = dataset.folder.parent / "floor-events.csv"
+    """The events stage_events stages for the month (:func:`staged_day_files`) as CSV for ``COPY
+    staging_events FROM STDIN (FORMAT csv)``: the same rows the pipeline stages, already encoded, so that
+    COPY has nothing left to do but load. Written once."""
+    path = dataset.folder.parent / "floor-staged-events.csv"
     if path.is_file():
         return path
     partial = path.with_suffix(".partial")
     with partial.open("w", encoding="utf-8") as out:
-        for key, day_file in month_day_files(dataset):
+        for key, day_file in staged_day_files(dataset):
             quoted_key = _csv_value(key)
             with day_file.open(encoding="utf-8") as lines:
                 for line in lines:

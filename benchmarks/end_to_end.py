@@ -381,9 +381,11 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
     if floor:
         add("")
         add("1. floor: COPY FROM STDIN (csv) of the same rows into LIKE staging_events INCLUDING ALL")
+        add(f"   ({floor['rows']:,} rows: the day files stage_events reads for the month, its next day's included)")
         add(
             f"   with its {floor['indexes']} indexes {_fmt(floor['seconds'], ' s'):>12}   "
-            f"({floor['rows'] / floor['seconds']:,.0f} rows/s)"
+            f"({floor['rows'] / floor['seconds']:,.0f} rows/s; best of "
+            f"{', '.join(f'{t:.2f}' for t in floor.get('rounds', [floor['seconds']]))} s)"
         )
         add(f"   without indexes    {_fmt(floor['seconds_without_indexes'], ' s'):>12}")
     month = results.get("dag_month")

@@ -1,7 +1,7 @@
 """The floor: raw ``COPY ... FROM STDIN (FORMAT csv)`` of the month's rows, already encoded.
 
-Into a table ``LIKE staging_events INCLUDING ALL`` (the same columns and the same three indexes), and,
-as a second figure, into one without its indexes. The file is streamed from this process in 1 MiB
+Into a table ``LIKE staging_events INCLUDING ALL`` (the same columns and the same three indexes), the
+best of :data:`ROUNDS` rounds, and, as a second figure, into one without its indexes. The file is streamed from this process in 1 MiB
 chunks, as any client must send its rows; nothing is parsed or converted on the client side.
 """
 
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _CHUNK = 1024 * 1024
+#: the floor is the best of this many COPYs: the least the hardware needs, so ratios to it are not flattered
+#: by one slow round (single rounds here vary by 20 %)
+ROUNDS = 3
 
 
 def _copy(dsn: str, table: str, csv_path: Path) -> tuple[float, int]:
@@ -42,9 +45,20 @@ def measure_floor(dsn: str, csv_path: Path) -> dict[str, float | int]:
         conn.execute("create table floor_events (like staging_events including all)")
         conn.execute("create table floor_events_bare (like staging_events including defaults)")
         indexes = conn.execute("select count(*) from pg_indexes where tablename = 'floor_events'").fetchone()[0]
-    with_indexes, rows = _copy(dsn, "floor_events", csv_path)
+    timings, rows = [], 0
+    for _ in range(ROUNDS):
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("truncate floor_events")
+        seconds, rows = _copy(dsn, "floor_events", csv_path)
+        timings.append(seconds)
     bare, bare_rows = _copy(dsn, "floor_events_bare", csv_path)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("drop table floor_events, floor_events_bare")
     assert rows == bare_rows
-    return {"seconds": with_indexes, "seconds_without_indexes": bare, "rows": rows, "indexes": indexes}
+    return {
+        "seconds": min(timings),
+        "rounds": [round(t, 3) for t in timings],
+        "seconds_without_indexes": bare,
+        "rows": rows,
+        "indexes": indexes,
+    }

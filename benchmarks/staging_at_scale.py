@@ -4,7 +4,7 @@
     python -m benchmarks.staging_at_scale [--events 1000000] [--copies 10]
 
 staging keeps history, so after ``copies`` months it holds ``copies × events`` rows. Built from the
-end-to-end benchmark's month (its floor CSV, ``.local/bench-<events>/floor-events.csv``): copies 1..n-1
+end-to-end benchmark's month (its floor CSV, ``.local/bench-<events>/floor-staged-events.csv``): copies 1..n-1
 are the same rows moved 30, 60, … days into the past, so the real month is the newest. For each layout
 of staging_events (same columns, in a schema of its own, beside the month's staged songs):
 
