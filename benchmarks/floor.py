@@ -1,8 +1,9 @@
 """The floor: raw ``COPY ... FROM STDIN (FORMAT csv)`` of the month's rows, already encoded.
 
 Into a table ``LIKE staging_events INCLUDING ALL`` (the same columns and the same three indexes), the
-best of :data:`ROUNDS` rounds, and, as a second figure, into one without its indexes. The file is streamed from this process in 1 MiB
-chunks, as any client must send its rows; nothing is parsed or converted on the client side.
+best of :data:`ROUNDS` rounds, and, as a second figure, into one without its indexes. The file is
+streamed from this process in 1 MiB chunks, as any client must send its rows; nothing is parsed or
+converted on the client side.
 """
 
 from __future__ import annotations
