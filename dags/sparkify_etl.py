@@ -65,6 +65,10 @@ from sparkify.operators import (
 SOURCE = "{{ params.source or var.value.get('sparkify_source', '') }}"
 # Where Redshift's COPY manifests go (never the source); unused on PostgreSQL.
 WORKSPACE = "{{ var.value.get('sparkify_workspace', '') }}"
+# What a record that cannot be staged does: fail its object (default), or go to quarantined_records while
+# the rest of the window loads. The run param wins, then the Variable sparkify_bad_records.
+BAD_RECORDS = "{{ params.bad_records or var.value.get('sparkify_bad_records', 'fail') }}"
+MAX_BAD_RECORDS = "{{ params.max_bad_records }}"
 
 # Catch up from the start date in production; a local or test stack can turn it off, so that unpausing the
 # DAG does not queue every hour since 2018 (an explicit backfill works either way).
@@ -148,6 +152,19 @@ with DAG(
             type=["null", "string"],
             description="Override the source: a folder or s3://bucket/prefix. Empty: Variable sparkify_source.",
         ),
+        "bad_records": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "fail", "quarantine"],
+            description="A record that cannot be staged: fail its object (fail), or quarantine it and load the"
+            " rest (quarantine: see the table quarantined_records). Empty: Variable sparkify_bad_records, else fail.",
+        ),
+        "max_bad_records": Param(
+            100,
+            type="integer",
+            minimum=0,
+            description="Under quarantine, the most records one staging task may leave out; one more fails.",
+        ),
     },
 ) as dag:
     begin = EmptyOperator(task_id="begin")
@@ -158,6 +175,8 @@ with DAG(
         table="staging_events",
         source=SOURCE,
         workspace=WORKSPACE,
+        bad_records=BAD_RECORDS,
+        max_bad_records=MAX_BAD_RECORDS,
         daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
         time_column="ts",
         json_format="log_json_path.json",
@@ -168,6 +187,8 @@ with DAG(
         table="staging_songs",
         source=SOURCE,
         workspace=WORKSPACE,
+        bad_records=BAD_RECORDS,
+        max_bad_records=MAX_BAD_RECORDS,
         prefix="song_data/",
         json_format="auto",
         outlets=[asset("staging_songs")],

@@ -29,6 +29,12 @@ from airflow.sdk.exceptions import AirflowFailException
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+
+class ConfigurationError(ValueError):
+    """A task is set up wrong (a missing table, an unreadable JSONPaths file, a bad argument): a retry
+    cannot fix it, so it fails at once."""
+
+
 FAIL: Literal["fail"] = "fail"
 RETRY: Literal["retry"] = "retry"
 Verdict = Literal["fail", "retry"]

@@ -30,7 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    #: told of a record left out: ``(line, field path or None, reason, the record's text)``
+    Reject = Callable[[int, str | None, str, str], None]
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MIN_MILLIS = (dt.datetime.min - _EPOCH) // dt.timedelta(milliseconds=1)
@@ -164,13 +167,27 @@ def _constant_path(value: Any, path: str = "$") -> str | None:
 _WHITESPACE = re.compile(r"\s*")
 
 
-def iter_records(text: str, where: str, first_line: int = 1, tail: list | None = None) -> Iterator[tuple[int, dict]]:
+def _record_problem(record: Any, constants: list[str]) -> tuple[str | None, str] | None:
+    """``(field path or None, reason)`` if a parsed record cannot be staged; clears ``constants``."""
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    if constants:
+        problem = _constant_path(record), f"{constants[0]} is not JSON (JSON numbers are finite)"
+        constants.clear()
+        return problem
+    return None
+
+
+def iter_records(
+    text: str, where: str, first_line: int = 1, tail: list | None = None, reject: Reject | None = None
+) -> Iterator[tuple[int, dict]]:
     """Yield ``(line, object)`` for each JSON object in ``text``, in order.
 
     ``text`` starts at line ``first_line`` of its object. When ``tail`` is a list, ``text`` is a piece
     of a longer stream: a record that does not parse is left unparsed, ``tail`` receives
     ``[unparsed text, its first line]``, and the caller retries it with the next piece prepended; a
-    record broken before the end of the piece fails at once.
+    record broken before the end of the piece fails at once. With ``reject``, a bad record (not JSON,
+    not an object, NaN) is handed to it instead, and reading goes on at the next line.
     """
     constants: list[str] = []
 
@@ -195,15 +212,21 @@ def iter_records(text: str, where: str, first_line: int = 1, tail: list | None =
                 tail[:] = [text[position:], line]  # the record runs on past this piece
                 return
             # name the line where the broken record starts: with JSON lines, that is the bad line
-            raise StagingDataError(f"{where}, line {line}: invalid JSON: {error.msg}") from None
-        if not isinstance(record, dict):
-            raise StagingDataError(f"{where}, line {line}: expected a JSON object, got {type(record).__name__}")
-        if constants:
-            raise StagingDataError(
-                f"{where}, line {line}, field {_constant_path(record)}: {constants[0]} is not JSON"
-                " (JSON numbers are finite)"
-            )
-        yield line, record
+            if reject is None:
+                raise StagingDataError(f"{where}, line {line}: invalid JSON: {error.msg}") from None
+            end = text.find("\n", position)
+            end = length if end < 0 else end
+            reject(line, None, f"invalid JSON: {error.msg}", text[position:end])
+            position = end
+            continue
+        problem = _record_problem(record, constants)
+        if problem is not None:
+            if reject is None:
+                field = f", field {problem[0]}" if problem[0] else ""
+                raise StagingDataError(f"{where}, line {line}{field}: {problem[1]}")
+            reject(line, problem[0], problem[1], text[position:end])
+        else:
+            yield line, record
         line += text.count("\n", position, end)
         position = end
 
@@ -229,8 +252,12 @@ class RowEncoder:
         lines = self.encode_records(iter_records(text, where), where, copy_suffix(extra))
         return lines, len(lines)
 
-    def encode_records(self, records: Iterable[tuple[int, dict]], where: str, suffix: str) -> list[str]:
-        """Encode ``(line, object)`` pairs into COPY lines, each ending in ``suffix``."""
+    def encode_records(
+        self, records: Iterable[tuple[int, dict]], where: str, suffix: str, reject: Reject | None = None
+    ) -> list[str]:
+        """Encode ``(line, object)`` pairs into COPY lines, each ending in ``suffix``. A record with a value
+        its column cannot hold fails naming object, line and field, or, with ``reject``, is handed to it
+        and left out."""
         converters = self.converters
         extract = self.mapping.extract
         lines = []
@@ -239,21 +266,25 @@ class RowEncoder:
             try:
                 cells = [convert(value) for convert, value in zip(converters, values, strict=True)]
             except (TypeError, ValueError, OverflowError):
-                self._raise_for_field(values, where, line_no)
+                path, column, error = self._failing_field(values)
+                if reject is None:
+                    raise StagingDataError(
+                        f"{where}, line {line_no}, field {path} (column {column}): {error}"
+                    ) from None
+                reject(line_no, path, f"column {column}: {error}", json.dumps(record, ensure_ascii=False))
+                continue
             lines.append("\t".join(cells) + suffix)
         return lines
 
-    def _raise_for_field(self, values: list[Any], where: str, line_no: int) -> None:
-        """Find the value that failed to convert and name it (the fast path above does not track it)."""
+    def _failing_field(self, values: list[Any]) -> tuple[str, str, Exception]:
+        """The value that failed to convert: its path, column and error (the fast path does not track it)."""
         for value, convert, column, path in zip(
             values, self.converters, self.mapping.columns, self.mapping.describe, strict=True
         ):
             try:
                 convert(value)
             except (TypeError, ValueError, OverflowError) as error:
-                raise StagingDataError(
-                    f"{where}, line {line_no}, field {path} (column {column.name}): {error}"
-                ) from None
+                return path, column.name, error
         raise AssertionError("a conversion failed, then succeeded")  # pragma: no cover
 
     def _converter(self, column: Column):  # noqa: C901 - one branch per column type reads best

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import BinaryIO
 
+    from sparkify.json_copy import Reject
+
 PIECE_BYTES = 1 << 20  # source bytes read and encoded per step
 RUN_ROWS = 20_000  # rows of in-memory objects encoded ahead of one COPY
 MAX_LINE_BYTES = 64 << 20  # a line (or an unfinished record) longer than this fails: Redshift's limit is 4 MB
@@ -330,17 +332,22 @@ class StreamEncoder:
     # -- one object ---------------------------------------------------------------------------------
 
     def encode_object(
-        self, body: bytes, where: str, extra: Sequence[str] = (), binary: bool = False
+        self, body: bytes, where: str, extra: Sequence[str] = (), binary: bool = False, reject: Reject | None = None
     ) -> tuple[list, int]:
         """Encode one object held in memory; returns (chunks, as ``chunks`` yields them, record count)."""
         chunks, rows = [], 0
-        for chunk, count in self.chunks(body, where, extra, binary):
+        for chunk, count in self.chunks(body, where, extra, binary, reject):
             chunks.append(chunk)
             rows += count
         return chunks, rows
 
     def chunks(
-        self, body: bytes | BinaryIO, where: str, extra: Sequence[str] = (), binary: bool = False
+        self,
+        body: bytes | BinaryIO,
+        where: str,
+        extra: Sequence[str] = (),
+        binary: bool = False,
+        reject: Reject | None = None,
     ) -> Iterator[tuple[Any, int]]:
         """Yield ``(chunk, rows)`` for one object, a piece at a time.
 
@@ -349,6 +356,8 @@ class StreamEncoder:
         :param extra: constant cells appended to every row (the ``_source_key``).
         :param binary: chunks are lists of row tuples for COPY BINARY (``binary_types``, then ``extra``)
             instead of COPY text.
+        :param reject: told of each bad record, which is left out, instead of failing the object (the
+            fast path never rejects: on any doubt a piece goes through ``RowEncoder``, which decides).
         :raises StagingDataError: naming object, line and field, as ``RowEncoder.encode`` does.
         """
         if binary and self.binary_types is None:
@@ -374,7 +383,8 @@ class StreamEncoder:
                 if tail:
                     text, start = tail[0] + text, tail[1]
                 tail = None if last else []  # type: ignore[assignment]  # None: the last piece keeps no tail
-                lines = self.exact.encode_records(iter_records(text, where, start, tail), where, suffix)
+                records = iter_records(text, where, start, tail, reject)
+                lines = self.exact.encode_records(records, where, suffix, reject)
                 if lines:
                     yield (self._read_back(lines, tuple(extra)) if binary else "".join(lines)), len(lines)
                 if tail and len(tail[0]) > MAX_LINE_BYTES:
@@ -443,6 +453,8 @@ class CopyItem:
     where: str
     extra: Sequence[str]
     body: bytes | Callable[[], BinaryIO]
+    #: told of each bad record, left out, instead of failing the object (``StreamEncoder.chunks``)
+    reject: Reject | None = None
 
 
 @dataclass
@@ -489,7 +501,9 @@ def copy_objects(
         failure: StagingDataError | None = None
         while pending is not None and not callable(pending.body) and sum(n for _, n in encoded) < RUN_ROWS:
             try:
-                encoded.append(encoder.encode_object(pending.body, pending.where, pending.extra, copy.binary))
+                encoded.append(
+                    encoder.encode_object(pending.body, pending.where, pending.extra, copy.binary, pending.reject)
+                )
             except StagingDataError as error:
                 failure = error
                 break
@@ -511,7 +525,7 @@ def _copy_streamed(copy: _Copy, encoder: StreamEncoder, item: CopyItem) -> int:
         assert callable(item.body), "only openers are streamed"
         stream = item.body()
         try:
-            for chunk, count in encoder.chunks(stream, item.where, item.extra, copy.binary):
+            for chunk, count in encoder.chunks(stream, item.where, item.extra, copy.binary, item.reject):
                 rows += count
                 yield chunk
         finally:

@@ -33,7 +33,7 @@ from support import faults
 from support.faults import DAY1, DAY2, END, HOURS, START, Where
 from support.moto_server import upload_folder
 from support.net import free_port
-from support.runner import run_window
+from support.runner import as_rendered, run_window
 from support.warehouse_state import STAR_TABLES, recreate_tables, rows, snapshot
 
 from sparkify.errors import RETRY, classify
@@ -403,10 +403,7 @@ def run_tasks(dag, setup: Setup) -> None:
     for task in dag.topological_sort():
         if task.task_type == "EmptyOperator":
             continue
-        operator = copy.copy(task)
-        if hasattr(operator, "source"):
-            operator.source = setup.source
-        operator.execute(context)
+        as_rendered(task, setup.source).execute(context)
 
 
 @pytest.mark.usefixtures("warehouse_dsn")
@@ -531,9 +528,7 @@ def test_a_summary_counts_the_objects_another_run_staged_first(dag, clean_source
     copy.copy(dag.get_task("create_tables")).execute(context)
 
     def stager():
-        mine = copy.copy(operator)
-        mine.source = str(clean_source)
-        return mine
+        return as_rendered(operator, clean_source)
 
     real_read = LocalSource.read
     raced = []

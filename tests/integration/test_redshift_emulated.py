@@ -129,3 +129,33 @@ def test_a_rejected_record_is_named_from_stl_load_errors_and_fails_at_once(
     with psycopg.connect(on_redshift.dsn(db.info.dbname)) as conn:
         logged = conn.execute("select count(*) from stl_load_errors where raw_field_value like 'not-a-number%'")
         assert logged.fetchone()[0] >= 1
+
+
+def test_under_the_quarantine_policy_redshift_skips_bad_records_and_they_are_kept(
+    dag, on_redshift, source, s3_endpoint, db
+) -> None:
+    key = "raw/log_data/2018/11/2018-11-02-events.json"
+    day_file = source["folder"] / "log_data" / "2018" / "11" / "2018-11-02-events.json"
+    lines = day_file.read_text().splitlines(keepends=True)
+    record = json.loads(lines[4])
+    record["sessionId"] = "not-a-number"
+    lines[4] = json.dumps(record) + "\n"
+    day_file.write_text("".join(lines))
+    client(s3_endpoint).upload_file(str(day_file), source["bucket"], key)
+
+    copies_before = len(on_redshift.copies)
+    run_window(dag, START, END, source["uri"], bad_records="quarantine")
+
+    quarantined = rows(db, "select table_name, object_key, line_number, field, record from quarantined_records")
+    assert len(quarantined) == 1
+    table, object_key, line, field, raw = quarantined[0]
+    # the object and line from stl_load_errors (COPY ... MAXERROR), the column it could not hold
+    # keys as the ledger has them: relative to the source's prefix
+    assert (table, object_key, line, field) == ("staging_events", key.removeprefix("raw/"), 5, "session_id")
+    assert "not-a-number" in raw
+    # the rest of the window loaded: everything the JSON says, less that one record
+    del lines[4]
+    day_file.write_text("".join(lines))
+    assert_star_schema_matches(db, source["folder"], START, END)
+    assert any("maxerror 100" in text.lower() for text in on_redshift.statement_texts())
+    assert sum(c.rejected for c in on_redshift.copies[copies_before:]) == 1

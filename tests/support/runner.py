@@ -43,6 +43,19 @@ def task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
+def as_rendered(task: Any, source: str | Path, *, bad_records: str = "fail", max_bad_records: int = 100) -> Any:
+    """A copy of ``task`` with the values its templates would render to (this runner renders none): the
+    source, no workspace (the connection's extra decides) and the bad-record policy."""
+    operator = copy.copy(task)
+    if hasattr(operator, "source"):
+        operator.source = str(source)
+    if hasattr(operator, "workspace"):
+        operator.workspace = None
+    if hasattr(operator, "bad_records"):
+        operator.bad_records, operator.max_bad_records = bad_records, max_bad_records
+    return operator
+
+
 def run_window(
     dag: Any,
     start: dt.datetime,
@@ -50,9 +63,11 @@ def run_window(
     source: str | Path,
     skip: tuple[str, ...] = (),
     only: tuple[str, ...] | None = None,
+    bad_records: str = "fail",
+    max_bad_records: int = 100,
 ) -> dict[str, Any]:
-    """Execute the tasks of ``dag`` (``only`` these, if given) for ``[start, end)`` in topological order;
-    returns their results."""
+    """Execute the tasks of ``dag`` (``only`` these, if given) for ``[start, end)`` in topological order,
+    with the bad-record policy ``bad_records`` (the run params' values); returns their results."""
     context = {
         "params": {"window_start": iso(start), "window_end": iso(end), "source": str(source)},
         "run_id": f"test__{iso(start)}__{iso(end)}",
@@ -63,10 +78,6 @@ def run_window(
     for task in dag.topological_sort():
         if task.task_id in skip or task.task_type == "EmptyOperator" or (only is not None and task.task_id not in only):
             continue
-        operator = copy.copy(task)
-        if hasattr(operator, "source"):
-            operator.source = str(source)
-        if hasattr(operator, "workspace"):  # a template this runner does not render: the connection's extra
-            operator.workspace = None
+        operator = as_rendered(task, source, bad_records=bad_records, max_bad_records=max_bad_records)
         results[task.task_id] = operator.execute(context)
     return results

@@ -11,11 +11,10 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.catalogue import CatalogueError
-from sparkify.errors import FAIL, classify
+from sparkify.errors import FAIL, ConfigurationError, classify
 from sparkify.json_copy import StagingDataError
 from sparkify.lineage import WarehouseNaming
 from sparkify.quality.check import CheckDefinitionError
-from sparkify.staging.stdin_copy import ConfigurationError
 from sparkify.warehouses import UnknownTargetError, open_warehouse
 
 if TYPE_CHECKING:

@@ -6,11 +6,13 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sparkify.day_listing import DayListing
+from sparkify.errors import ConfigurationError
 from sparkify.identifiers import check_identifier
 from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.sources import open_source
+from sparkify.staging.quarantine import BadRecordPolicy
 from sparkify.staging.request import StageOptions, StageRequest
 from sparkify.staging_audit import check_staged_days
 from sparkify.window import resolve_window
@@ -60,11 +62,24 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param max_workers: objects fetched at once where the operator fetches them (PostgreSQL).
     :param batch_bytes: encoded rows committed per transaction (PostgreSQL).
     :param manifest_batch: objects per manifest COPY (Redshift, ``prefix`` mode).
+    :param bad_records: what a record that cannot be staged does (templated, checked at run time): ``fail``
+        (the default) fails its object, naming object, line and field, and keeps the objects before it;
+        ``quarantine`` leaves it out, writes it to ``quarantined_records`` with object, line, field and
+        reason, and stages the rest (see ``sparkify.staging.quarantine``).
+    :param max_bad_records: under ``quarantine``, the most records one run may leave out (templated);
+        one more fails its object as under ``fail``.
     :param window_start: explicit window start (templated); else the run params or data interval.
     :param window_end: explicit window end (templated).
     """
 
-    template_fields: Sequence[str] = ("source", "workspace", "window_start", "window_end")
+    template_fields: Sequence[str] = (
+        "source",
+        "workspace",
+        "bad_records",
+        "max_bad_records",
+        "window_start",
+        "window_end",
+    )
     ui_color = "#358140"
 
     def __init__(
@@ -84,6 +99,8 @@ class StageToRedshiftOperator(WarehouseOperator):
         manifest_batch: int = 1000,
         iam_role: str | None = None,
         workspace: str | None = None,
+        bad_records: str = "fail",
+        max_bad_records: int | str = 100,
         window_start: str | None = None,
         window_end: str | None = None,
         **kwargs: Any,
@@ -112,10 +129,19 @@ class StageToRedshiftOperator(WarehouseOperator):
         self.manifest_batch = manifest_batch
         self.iam_role = iam_role
         self.workspace = workspace
+        self.bad_records = bad_records
+        self.max_bad_records = max_bad_records
         self.window_start = window_start
         self.window_end = window_end
         self.lineage_source: Source | None = None
         self.staged: StagedObjects | None = None
+
+    def bad_record_policy(self) -> BadRecordPolicy:
+        """The rendered ``bad_records`` and ``max_bad_records``; a wrong value fails now, naming the field."""
+        try:
+            return BadRecordPolicy(str(self.bad_records).strip().lower(), int(self.max_bad_records))
+        except ValueError as error:
+            raise ConfigurationError(f"{self.task_id}: {error}") from None
 
     def listed_objects(self, source: Source, context: Any) -> Iterator[SourceObject]:
         """The objects this run is about: every object below ``prefix``, or the objects of the window's days."""
@@ -146,8 +172,10 @@ class StageToRedshiftOperator(WarehouseOperator):
                 iam_role=self.iam_role,
                 aws_conn_id=self.aws_conn_id,
                 workspace=self.workspace or warehouse.extra.get("workspace"),
+                bad_records=self.bad_record_policy(),
             ),
             log=self.log,
+            run_id=str(context.get("run_id") or "") or None,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = warehouse.stage(request)

@@ -12,6 +12,8 @@ import datetime as dt
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from sparkify.staging.quarantine import forget_quarantined
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -66,10 +68,11 @@ class StagingLedger:
             return {key: (version, unit) for key, version, unit in cursor.fetchall()}
 
     def forget(self, cursor: Any, keys: list[str]) -> int:
-        """Delete the staged rows and ledger rows of every load unit that holds one of ``keys``.
-        Returns the number of staged rows deleted."""
+        """Delete the staged rows, ledger rows and quarantined records of every load unit that holds one
+        of ``keys``. Returns the number of staged rows deleted."""
         if not keys:
             return 0
+        forget_quarantined(cursor, self.table, keys)
         cursor.execute(
             f"select distinct load_unit from staging_ledger where table_name = %s and object_key in ({_in_list(keys)})",
             (self.table, *keys),

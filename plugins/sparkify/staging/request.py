@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sparkify.staging.quarantine import BadRecordPolicy
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -26,6 +28,8 @@ class StageOptions:
     aws_conn_id: str | None = "aws_default"
     #: ``s3://bucket/prefix`` where Redshift's COPY manifests may be written (never the source)
     workspace: str | None = None
+    #: what to do with a record that cannot be staged (``sparkify.staging.quarantine``)
+    bad_records: BadRecordPolicy = field(default_factory=BadRecordPolicy)
 
 
 @dataclass
@@ -81,6 +85,8 @@ class StageRequest:
     log: Any = field(  # the task's logger (Airflow's structlog) or a stdlib one
         default_factory=lambda: logging.getLogger("sparkify.staging")
     )
+    #: the Airflow run staging this, recorded with quarantined records
+    run_id: str | None = None
 
     @property
     def auto_format(self) -> bool:
@@ -93,6 +99,7 @@ def new_counts() -> dict[str, int]:
         "objects_listed": 0,
         "objects_skipped": 0,
         "objects_staged": 0,
+        "records_quarantined": 0,
         "rows_staged": 0,
         "rows_replaced": 0,
     }

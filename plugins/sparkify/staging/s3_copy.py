@@ -17,13 +17,13 @@ from urllib.parse import urlparse
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.log import mask_secret
 
-from sparkify.errors import about
+from sparkify.errors import ConfigurationError, about
 from sparkify.json_copy import StagingDataError
 from sparkify.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.sources import S3Source
 from sparkify.staging.ledger import StagingLedger
+from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.request import new_counts
-from sparkify.staging.stdin_copy import ConfigurationError
 from sparkify.warehouses.base import column_names
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ _UNIT_TABLE = "stage_unit"
 _LOAD_ERRORS = (
     "select filename, line_number, colname, type, raw_field_value, err_reason"
     " from stl_load_errors where query = pg_last_copy_id() order by line_number limit 5"
+)
+# the records a COPY with MAXERROR skipped (the quarantine policy): every one of them
+_SKIPPED_RECORDS = (
+    "select filename, line_number, colname, err_reason, raw_line"
+    " from stl_load_errors where query = pg_last_copy_id() order by filename, line_number"
 )
 
 
@@ -53,6 +58,7 @@ class S3CopyStager:
         self.s3 = S3Hook(aws_conn_id=request.options.aws_conn_id)
         self.ledger = StagingLedger(warehouse, request.table)
         self.counts = new_counts()
+        self.quarantine = Quarantine(request.table, request.options.bad_records, request.run_id)
 
     def run(self) -> dict[str, int]:
         request = self.request
@@ -79,6 +85,18 @@ class S3CopyStager:
         with self.warehouse.transaction() as cursor:
             self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
+
+    def _quarantine_skipped(self, cursor: Any, objects: list[SourceObject]) -> None:
+        """Write the records the COPY just skipped to the quarantine, in the unit's transaction."""
+        key_of = {self.source.locate(o.key): o.key for o in objects}
+        cursor.execute(_SKIPPED_RECORDS)
+        for filename, line, column, reason, raw in cursor.fetchall():
+            uri = str(filename).strip()
+            key = key_of.get(uri, uri)
+            reject = self.quarantine.rejecter(key, uri)
+            assert reject is not None  # only called under the quarantine policy
+            reject(int(line), str(column).strip() or None, str(reason).strip(), str(raw or "").strip())
+        self.counts["records_quarantined"] += self.quarantine.write(cursor, list(self.quarantine.pending))
 
     # -- planning --------------------------------------------------------------------------------------
 
@@ -191,6 +209,10 @@ class S3CopyStager:
             column_list = ", ".join(columns)
             # CTAS, not LIKE: LIKE copies NOT NULL, and COPY leaves _source_key (NOT NULL) empty
             cursor.execute(f"create temp table {_UNIT_TABLE} as select {column_list} from {table} limit 0")
+            options = tuple(self.request.options.copy_options)
+            policy = self.quarantine.policy
+            if policy.quarantines:  # Redshift skips up to MAXERROR bad records and lists them in stl_load_errors
+                options += (f"maxerror {max(policy.max_bad_records - self.quarantine.count, 0)}",)
             statement = copy_statement(
                 table=_UNIT_TABLE,
                 columns=columns,
@@ -199,10 +221,12 @@ class S3CopyStager:
                 json_format=json_format,
                 region=region,
                 manifest=manifest_uri is not None,
-                options=self.request.options.copy_options,
+                options=options,
             )
             self.request.log.info("Running %s", redact(statement))
             cursor.execute(statement)
+            if policy.quarantines:
+                self._quarantine_skipped(cursor, objects)
             cursor.execute(
                 f"insert into {table} ({column_list}, _source_key) select {column_list}, %s from {_UNIT_TABLE}",
                 (unit,),

@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sparkify.errors import ConfigurationError
 from sparkify.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
 from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects
 from sparkify.staging.ledger import StagingLedger
+from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.request import new_counts
 from sparkify.warehouses.base import column_names
 
@@ -31,10 +33,6 @@ if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
 
 STREAM_ABOVE = 4 * 1024 * 1024  # larger objects are streamed into COPY, never held whole
-
-
-class ConfigurationError(ValueError):
-    """The staging task is set up wrong (missing table, unreadable JSONPaths): a retry cannot fix it."""
 
 
 @dataclass
@@ -62,6 +60,7 @@ class StdinCopyStager:
         self.request = request
         self.ledger = StagingLedger(warehouse, request.table)
         self.counts = new_counts()
+        self.quarantine = Quarantine(request.table, request.options.bad_records, request.run_id)
 
     def run(self) -> dict[str, int]:
         request = self.request
@@ -155,6 +154,8 @@ class StdinCopyStager:
         """Stage a batch in one transaction; a bad object stops it, the ones before it commit, its error returns."""
         table = self.request.table
         source = self.request.source
+        for fetched in batch:  # a batch retried after a rollback is encoded, and its records rejected, anew
+            self.quarantine.discard(fetched.obj.key)
         with self.warehouse.transaction() as cursor:
             # serialise stagers of this table: a concurrent run may have staged some of these meanwhile
             self.warehouse.lock(cursor, table)
@@ -167,6 +168,7 @@ class StdinCopyStager:
                     where=source.locate(f.obj.key),
                     extra=(f.obj.key,),
                     body=f.body if f.body is not None else functools.partial(source.open, f.obj.key),
+                    reject=self.quarantine.rejecter(f.obj.key, source.locate(f.obj.key)),
                 )
                 for f in todo
             )
@@ -176,6 +178,9 @@ class StdinCopyStager:
                 # the bad object, or one after it, replaces earlier rows that this transaction deleted:
                 # undo it all and stage only the objects before the bad one
                 raise _RetryPrefix(good, outcome.error)
+            for f in todo[len(good) :]:  # not staged: neither are their rejected records
+                self.quarantine.discard(f.obj.key)
+            quarantined = self.quarantine.write(cursor, [f.obj.key for f in good])
             if good:
                 self.ledger.record(
                     cursor, [(f.obj, rows, f.obj.key) for f, rows in zip(good, outcome.rows, strict=True)]
@@ -184,6 +189,7 @@ class StdinCopyStager:
         self.counts["rows_replaced"] += replaced
         self.counts["objects_staged"] += len(good)
         self.counts["rows_staged"] += sum(outcome.rows)
+        self.counts["records_quarantined"] += quarantined
         for fetched, rows in zip(good, outcome.rows, strict=True):
             self.request.staged.add([fetched.obj], rows)
         return outcome.error

@@ -1,0 +1,117 @@
+"""The quarantine policy for bad records (issue 10, item 3): the rest of the window loads, every record left
+out is kept with its object, line, field and reason, and a repaired object replaces its quarantine.
+
+Expected tables come from ``oracle.py`` over the source with the bad lines deleted: what the window holds
+without those records, computed from the JSON, not by the pipeline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from generate_demo_data import generate
+from support import faults
+from support.faults import DAY1, DAY2, END, START
+from support.runner import run_window
+from support.warehouse_state import STAR_TABLES, recreate_tables, rows, snapshot
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+QUARANTINE = (
+    "select object_key, line_number, field, reason, record from quarantined_records order by object_key, line_number"
+)
+
+
+@pytest.fixture(scope="module")
+def clean_source(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("quarantine-base")
+    generate(out, songs=30, users=10, days=2, events_per_day=150, seed=11)
+    return out
+
+
+@pytest.fixture
+def source(clean_source: Path, tmp_path: Path, db) -> Path:
+    recreate_tables(db)
+    db.execute("delete from quarantined_records")
+    return faults.copy_source(clean_source, tmp_path / "source")
+
+
+def without_lines(source: Path, tmp_path: Path, drop: dict[Path, set[int]]) -> Path:
+    """A copy of ``source`` without the given (1-based) lines of the given files."""
+    copy = faults.copy_source(source, tmp_path / "expected")
+    for path, numbers in drop.items():
+        target = copy / path.relative_to(source)
+        kept = [line for n, line in enumerate(faults.lines(target), start=1) if n not in numbers]
+        faults.write_lines(target, kept)
+    return copy
+
+
+def test_bad_records_are_quarantined_and_the_rest_of_the_window_loads(dag, source, db, tmp_path) -> None:
+    not_an_integer = faults.set_field(source, DAY1, "userId", "abc")
+    path = faults.day_file(source, DAY2)
+    text = faults.lines(path)
+    text[3] = '{"ts": 1541106000000, "page": "NextSong", "length": NaN}'  # NaN is not JSON
+    text[5] = '{"artist": "broken'  # not JSON at all
+    faults.write_lines(path, text)
+
+    run_window(dag, START, END, source, bad_records="quarantine")
+
+    expected = without_lines(source, tmp_path, {not_an_integer.path: {not_an_integer.line}, path: {4, 6}})
+    assert snapshot(db) == faults.oracle_tables(expected), "the window must hold every record but the bad ones"
+    day1 = not_an_integer.path.relative_to(source).as_posix()
+    day2 = path.relative_to(source).as_posix()
+    quarantined = rows(db, QUARANTINE)
+    assert [(key, line, field) for key, line, field, _, _ in quarantined] == [
+        (day1, not_an_integer.line, "$['userId']"),
+        (day2, 4, '$["length"]'),  # the path of the NaN as the decoder found it
+        (day2, 6, None),
+    ]
+    assert "user_id" in quarantined[0][3] and "abc" in quarantined[0][4]  # the column at fault, the record as read
+    assert "NaN is not JSON" in quarantined[1][3] and "invalid JSON" in quarantined[2][3]
+    assert quarantined[2][4] == '{"artist": "broken'
+    # the ledger counts the rows staged, so the staged-rows audit of later runs still holds
+    staged = dict(rows(db, "select object_key, row_count from staging_ledger where table_name = 'staging_events'"))
+    assert staged[day1] == len(faults.lines(not_an_integer.path)) - 1 and staged[day2] == len(text) - 2
+
+    # a rerun stages nothing again and quarantines nothing twice
+    run_window(dag, START, END, source, bad_records="quarantine")
+    assert len(rows(db, QUARANTINE)) == 3
+
+    # the repair: the objects put right are staged again in place of their rows and their quarantine
+    for bad, day in ((not_an_integer.path, DAY1), (path, DAY2)):
+        shutil.copy(faults.day_file(tmp_path / "expected", day), bad)
+    run_window(dag, START, END, source, bad_records="quarantine")
+    assert rows(db, QUARANTINE) == []
+    assert snapshot(db) == faults.oracle_tables(source)
+
+
+def test_more_bad_records_than_the_bound_fail_like_the_fail_policy(dag, source, db) -> None:
+    first = faults.set_field(source, DAY1, "userId", "abc", n=0)
+    faults.set_field(source, DAY1, "userId", "def", n=1)
+    third = faults.set_field(source, DAY1, "userId", "ghi", n=2)
+
+    with pytest.raises(AirflowFailException) as raised:
+        run_window(dag, START, END, source, bad_records="quarantine", max_bad_records=2)
+    message = str(raised.value)
+    for text in (str(third.path), f"line {third.line}", "$['userId']", "max_bad_records=2"):
+        assert text in message
+    assert snapshot(db) == {table: [] for table in STAR_TABLES}, "no star table may change"
+    assert rows(db, QUARANTINE) == [], "nothing of the refused object is kept, its quarantine included"
+    assert first.line is not None
+
+
+def test_the_fail_policy_quarantines_nothing(dag, source, db) -> None:
+    bad = faults.set_field(source, DAY1, "userId", "abc")
+    with pytest.raises(AirflowFailException) as raised:
+        run_window(dag, START, END, source)
+    assert all(text in str(raised.value) for text in bad.names())
+    assert rows(db, QUARANTINE) == []
+
+
+def test_an_unknown_policy_fails_at_once_naming_it(dag, source) -> None:
+    with pytest.raises(AirflowFailException, match="bad_records must be one of fail, quarantine, got 'skip'"):
+        run_window(dag, START, END, source, bad_records="skip")
