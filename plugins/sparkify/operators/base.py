@@ -15,6 +15,7 @@ from sparkify.errors import FAIL, ConfigurationError, classify
 from sparkify.json_copy import StagingDataError
 from sparkify.lineage import WarehouseNaming
 from sparkify.quality.check import CheckDefinitionError
+from sparkify.stopping import stop_on_sigterm
 from sparkify.warehouses import UnknownTargetError, open_warehouse
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ class WarehouseOperator(BaseOperator):
             warehouse = open_warehouse(self.redshift_conn_id)
             # kept for get_openlineage_facets_on_complete/failure, which the listener calls after execute()
             self.lineage_naming = WarehouseNaming.of(warehouse)
-            self.run_result = self.run(warehouse, context)
+            with stop_on_sigterm(self.task_id, warehouse):  # a stop request rolls back and ends the task
+                self.run_result = self.run(warehouse, context)
             return self.run_result
         except AirflowFailException:
             raise

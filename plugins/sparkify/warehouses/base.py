@@ -9,6 +9,7 @@ strategy and how it reports load errors. Operators see only this interface.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from abc import ABC, abstractmethod
@@ -66,6 +67,7 @@ class Warehouse(ABC):
         #: the connection's extra, as a dict
         self.extra: dict[str, Any] = connection.extra_dejson or {}
         self.hook = WarehouseHook(postgres_conn_id=conn_id, redshift=self.name == "redshift")
+        self._open: set[Any] = set()  # sessions of open transactions, for cancel_running()
 
     @classmethod
     @abstractmethod
@@ -86,6 +88,7 @@ class Warehouse(ABC):
         clearer error (Redshift's load errors are read that way).
         """
         conn: Any = self.hook.get_conn()  # psycopg 3 or psycopg2: both have autocommit, commit, rollback
+        self._open.add(conn)
         try:
             conn.autocommit = False
             with conn.cursor() as cursor:
@@ -101,10 +104,19 @@ class Warehouse(ABC):
                     raise
             conn.commit()
         except BaseException:
-            conn.rollback()
+            with contextlib.suppress(Exception):  # a session cut mid-statement cannot roll back: closing it does
+                conn.rollback()
             raise
         finally:
+            self._open.discard(conn)
             conn.close()
+
+    def cancel_running(self) -> None:
+        """Ask the server to cancel what this warehouse's open sessions are running (from a signal
+        handler or another thread: the drivers' ``cancel`` is safe there)."""
+        for conn in list(self._open):
+            with contextlib.suppress(Exception):
+                conn.cancel()
 
     @abstractmethod
     def lock(self, cursor: Any, table: str) -> None:
