@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sparkify.catalogue import load_catalogue
 from sparkify.identifiers import check_identifier
 from sparkify.operators.model_load import ModelLoadOperator
 from sparkify.quality.gate import gate, key_enforced
+from sparkify.staging.changes import reloaded
 
 if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
@@ -33,6 +35,10 @@ class LoadFactOperator(ModelLoadOperator):
     def __init__(self, *, time_column: str = "start_time", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.time_column = check_identifier(time_column, "column")
+        catalogue = load_catalogue()
+        spec = catalogue.spec(self.table)
+        #: the staging tables the model reads (catalogue ``depends_on``): whose stale hours this load reloads
+        self.staged_inputs = tuple(t for t in spec.depends_on if t in catalogue.staging_tables) if spec else ()
 
     def run(self, warehouse: Warehouse, context: Any) -> dict[str, int]:
         window = self.window(context)
@@ -48,6 +54,8 @@ class LoadFactOperator(ModelLoadOperator):
             inserted = cursor.rowcount
             # checks on what this load publishes, before commit
             gate(cursor, self.table, window.sql_params, enforced_key=key_enforced(warehouse, cursor, self.table))
+            # hours of this window that a changed source object had made stale are up to date again
+            reloaded(cursor, self.staged_inputs, window.sql_params)
         with warehouse.transaction() as cursor:
             warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)

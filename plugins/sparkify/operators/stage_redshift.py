@@ -176,6 +176,8 @@ class StageToRedshiftOperator(WarehouseOperator):
             ),
             log=self.log,
             run_id=str(context.get("run_id") or "") or None,
+            time_column=self.time_column if self.daily_key else None,
+            window_start=resolve_window(context, self.window_start, self.window_end).start if self.daily_key else None,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = warehouse.stage(request)

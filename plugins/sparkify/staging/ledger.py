@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from sparkify.sources import SourceObject
+    from sparkify.staging.changes import ChangedHours
     from sparkify.warehouses.base import Warehouse
 
 PAGE = 1000  # keys checked per query: one S3 listing page
@@ -30,9 +31,11 @@ def _in_list(values: Iterable[Any]) -> str:
 class StagingLedger:
     """The ledger rows of one staging table."""
 
-    def __init__(self, warehouse: Warehouse, table: str) -> None:
+    def __init__(self, warehouse: Warehouse, table: str, changes: ChangedHours | None = None) -> None:
         self.warehouse = warehouse
         self.table = table
+        #: with a time column: the hours that restaged objects changed are recorded (``staging.changes``)
+        self.changes = changes
 
     def versions(self, cursor: Any, keys: list[str]) -> dict[str, tuple[str, str]]:
         """``{key: (version, load unit)}`` of the staged objects among ``keys``."""
@@ -80,6 +83,8 @@ class StagingLedger:
         units = [row[0] for row in cursor.fetchall()]
         if not units:
             return 0
+        if self.changes is not None:
+            self.changes.before_delete(cursor, units)
         cursor.execute(f"delete from {self.table} where _source_key in ({_in_list(units)})", units)
         deleted = cursor.rowcount
         cursor.execute(
@@ -89,7 +94,10 @@ class StagingLedger:
         return deleted
 
     def record(self, cursor: Any, staged: list[tuple[SourceObject, int | None, str]]) -> None:
-        """Write ledger rows ``(object, rows, load unit)`` in the staging transaction, so both commit together."""
+        """Write ledger rows ``(object, rows, load unit)`` in the staging transaction, so both commit together;
+        the hours changed by objects staged again are recorded in the same transaction."""
+        if self.changes is not None:
+            self.changes.after_copy(cursor)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         cursor.executemany(
             "insert into staging_ledger (table_name, object_key, object_version, object_size,"
