@@ -51,9 +51,10 @@ def test_sigterm_during_staging_stops_the_task_and_keeps_what_committed(dag, six
             os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(StagingLedger, "record", record_then_stop)
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(AirflowTaskTerminated, match="stage_events: stopped by a stop request"):
         stage.execute(context)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the task's handler is removed when it ends"
+    assert signal.getsignal(signal.SIGTERM) is before, "the task's handler is removed when it ends"
 
     # every object in the ledger is staged whole, none is half there, and the stop came before the end
     ledger = rows(db, "select object_key, row_count from staging_ledger where table_name = 'staging_events'")

@@ -12,6 +12,7 @@ from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
 from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.sources import open_source
+from sparkify.staging.changes import ChangedHours
 from sparkify.staging.quarantine import BadRecordPolicy
 from sparkify.staging.request import StageOptions, StageRequest
 from sparkify.staging_audit import check_staged_days
@@ -143,14 +144,12 @@ class StageToRedshiftOperator(WarehouseOperator):
         except ValueError as error:
             raise ConfigurationError(f"{self.task_id}: {error}") from None
 
-    def listed_objects(self, source: Source, context: Any) -> Iterator[SourceObject]:
-        """The objects this run is about: every object below ``prefix``, or the objects of the window's days."""
-        if self.daily_key is None:
+    def listed_objects(self, source: Source, listing: DayListing | None) -> Iterator[SourceObject]:
+        """The objects this run is about: every object below ``prefix``, or those of ``listing`` (the window's days)."""
+        if listing is None:
             yield from source.list(self.prefix or "")
             return
-        window = resolve_window(context, self.window_start, self.window_end)
-        listing = self._listing = DayListing(source, self.daily_key, window, margin_days=self.margin_days)
-        self.log.info("Window %s touches %d day(s); listing %s", window, len(listing.days), listing.folders())
+        self.log.info("Window %s touches %d day(s); listing %s", listing.window, len(listing.days), listing.folders())
         yield from listing
         for line in listing.report():  # skipped objects and missing days: a line each, never one per day
             self.log.warning("%s: %s", self.table, line)
@@ -158,10 +157,23 @@ class StageToRedshiftOperator(WarehouseOperator):
     def run(self, warehouse: Warehouse, context: Any) -> dict[str, int]:
         source = open_source(self.source, self.aws_conn_id)
         self.log.info("%s: staging from %s into %s", self.table, source.uri, warehouse)
+        listing = changes = None
+        if self.daily_key is not None:
+            window = resolve_window(context, self.window_start, self.window_end)
+            listing = self._listing = DayListing(source, self.daily_key, window, margin_days=self.margin_days)
+            if self.time_column:
+                changes = ChangedHours(
+                    self.table,
+                    self.time_column,
+                    window.sql_params["window_start"],
+                    run_id=str(context.get("run_id") or "") or None,
+                    day_of=listing.day_of,  # filled as the listing is read, before any object is staged
+                    margin=dt.timedelta(days=self.margin_days),
+                )
         request = StageRequest(
             table=self.table,
             source=source,
-            objects=self.listed_objects(source, context),
+            objects=self.listed_objects(source, listing),
             json_format=self.json_format,
             one_unit_per_object=self.daily_key is not None,
             options=StageOptions(
@@ -176,8 +188,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             ),
             log=self.log,
             run_id=str(context.get("run_id") or "") or None,
-            time_column=self.time_column if self.daily_key else None,
-            window_start=resolve_window(context, self.window_start, self.window_end).start if self.daily_key else None,
+            changes=changes,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = warehouse.stage(request)

@@ -15,11 +15,11 @@ runs (a backfill that runs windows newest first would miss a change to an hour i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 _REPLACED = "replaced_rows"
 
@@ -36,6 +36,10 @@ class ChangedHours:
     time_column: str
     stale_before: dt.datetime
     run_id: str | None = None
+    #: each listed object's day and the margin around it: hours outside it are never loaded from that
+    #: object's rows (the staging audit refuses such rows), so they are never stale
+    day_of: Mapping[str, dt.date] = field(default_factory=dict)
+    margin: dt.timedelta = dt.timedelta(days=1)
     _units: tuple[str, ...] = ()
 
     def before_delete(self, cursor: Any, units: Sequence[str]) -> None:
@@ -67,7 +71,7 @@ class ChangedHours:
             f") as d where d.hour < %s order by 1, 2",
             (*units, *units, *units, self.stale_before),
         )
-        changed = [(h, key) for h, key in cursor.fetchall() if h is not None]
+        changed = [(h, key) for h, key in cursor.fetchall() if h is not None and self._loadable(h, key)]
         cursor.execute(f"drop table {_REPLACED}")
         if changed:
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -77,6 +81,16 @@ class ChangedHours:
                 [(self.table, h, key, self.run_id, now) for h, key in changed],
             )
         return len(changed)
+
+    def _loadable(self, hour: dt.datetime, key: str) -> bool:
+        day = self.day_of.get(key)
+        if day is None:
+            return True
+        return _midnight(day) - self.margin <= hour < _midnight(day) + dt.timedelta(days=1) + self.margin
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time())
 
 
 def reloaded(cursor: Any, staged_tables: Sequence[str], params: dict[str, Any]) -> None:

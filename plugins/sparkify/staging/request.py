@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sparkify.staging.changes import ChangedHours
 from sparkify.staging.quarantine import BadRecordPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from sparkify.sources import Source, SourceObject
+    from sparkify.staging.changes import ChangedHours
 
 AUTO_FORMATS = ("auto", "auto ignorecase")
 
@@ -89,18 +88,8 @@ class StageRequest:
     )
     #: the Airflow run staging this, recorded with quarantined records
     run_id: str | None = None
-    #: with daily files: the column that places a row in an hour, and the run's window start; the hours
-    #: before it that a restaged object changed are recorded (``sparkify.staging.changes``)
-    time_column: str | None = None
-    window_start: dt.datetime | None = None
-
-    def changed_hours(self) -> ChangedHours | None:
-        if self.time_column is None or self.window_start is None:
-            return None
-        start = (
-            self.window_start.astimezone(dt.UTC).replace(tzinfo=None) if self.window_start.tzinfo else self.window_start
-        )
-        return ChangedHours(self.table, self.time_column, start, self.run_id)
+    #: with daily files: records the hours that objects staged again changed (``sparkify.staging.changes``)
+    changes: ChangedHours | None = None
 
     @property
     def auto_format(self) -> bool:

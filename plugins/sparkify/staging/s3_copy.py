@@ -56,7 +56,7 @@ class S3CopyStager:
         self.source: S3Source = request.source
         # manifests go to the workspace with Airflow's own AWS connection, like the listing
         self.s3 = S3Hook(aws_conn_id=request.options.aws_conn_id)
-        self.ledger = StagingLedger(warehouse, request.table, request.changed_hours())
+        self.ledger = StagingLedger(warehouse, request.table, request.changes)
         self.counts = new_counts()
         self.quarantine = Quarantine(request.table, request.options.bad_records, request.run_id)
 

@@ -58,7 +58,7 @@ class StdinCopyStager:
     def __init__(self, warehouse: Warehouse, request: StageRequest) -> None:
         self.warehouse = warehouse
         self.request = request
-        self.ledger = StagingLedger(warehouse, request.table, request.changed_hours())
+        self.ledger = StagingLedger(warehouse, request.table, request.changes)
         self.counts = new_counts()
         self.quarantine = Quarantine(request.table, request.options.bad_records, request.run_id)
 
