@@ -17,7 +17,8 @@ from typing import Any
 
 import psycopg
 
-TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
+# stale_hours: read by the songplays check hours_to_reload
+TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "stale_hours")
 STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
 SCHEMA = "unanalysed"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psycopg
@@ -18,6 +19,9 @@ from support.moto_server import client, upload_folder
 from support.runner import dag_test, run_window, task_states
 from support.star_schema import assert_star_schema_matches
 from support.warehouse_state import rows, snapshot
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 UTC = dt.UTC
 ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3"
@@ -43,6 +47,21 @@ def on_redshift(redshift_emulator, warehouse_dsn, aws_connection, source, monkey
     extras = f"iam_role={quote(ROLE, safe='')}&workspace={quote(source['workspace'], safe='')}"
     monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"{redshift_emulator.uri(database)}?{extras}")
     return redshift_emulator
+
+
+BAD_DAY = "log_data/2018/11/2018-11-02-events.json"
+
+
+def upload_a_bad_session_id(source: dict, s3_endpoint: str) -> tuple[Path, list[str]]:
+    """Give line 5 of the 2nd's day file a sessionId that is not a number; upload it. Returns the file, lines."""
+    day_file = source["folder"] / BAD_DAY
+    lines = day_file.read_text().splitlines(keepends=True)
+    record = json.loads(lines[4])
+    record["sessionId"] = "not-a-number"
+    lines[4] = json.dumps(record) + "\n"
+    day_file.write_text("".join(lines))
+    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/" + BAD_DAY)
+    return day_file, lines
 
 
 def objects(s3_endpoint: str, bucket: str) -> dict[str, str]:
@@ -111,13 +130,7 @@ def test_a_rejected_record_is_named_from_stl_load_errors_and_fails_at_once(
     run_window(dag, *good, source["uri"])
     staged = rows(db, "select count(*) from staging_events")[0][0]
 
-    day_file = source["folder"] / "log_data" / "2018" / "11" / "2018-11-02-events.json"
-    lines = day_file.read_text().splitlines(keepends=True)
-    record = json.loads(lines[4])
-    record["sessionId"] = "not-a-number"
-    lines[4] = json.dumps(record) + "\n"
-    day_file.write_text("".join(lines))
-    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/log_data/2018/11/2018-11-02-events.json")
+    upload_a_bad_session_id(source, s3_endpoint)
 
     stage = next(t for t in dag.tasks if t.task_id == "stage_events")
     with pytest.raises(AirflowFailException) as error:
@@ -134,14 +147,8 @@ def test_a_rejected_record_is_named_from_stl_load_errors_and_fails_at_once(
 def test_under_the_quarantine_policy_redshift_skips_bad_records_and_they_are_kept(
     dag, on_redshift, source, s3_endpoint, db
 ) -> None:
-    key = "raw/log_data/2018/11/2018-11-02-events.json"
-    day_file = source["folder"] / "log_data" / "2018" / "11" / "2018-11-02-events.json"
-    lines = day_file.read_text().splitlines(keepends=True)
-    record = json.loads(lines[4])
-    record["sessionId"] = "not-a-number"
-    lines[4] = json.dumps(record) + "\n"
-    day_file.write_text("".join(lines))
-    client(s3_endpoint).upload_file(str(day_file), source["bucket"], key)
+    key = "raw/" + BAD_DAY
+    day_file, lines = upload_a_bad_session_id(source, s3_endpoint)
 
     copies_before = len(on_redshift.copies)
     run_window(dag, START, END, source["uri"], bad_records="quarantine")
