@@ -80,7 +80,8 @@ def migrate(env: dict[str, str], log: Path) -> None:
 
 
 def run_measured(command: list[str], env: dict[str, str], log: Path, timeout: float | None = None) -> dict[str, Any]:
-    """Run ``command``; return its exit code, wall seconds and peak RSS (MiB, from ``wait4``)."""
+    """Run ``command``; return its exit code, wall seconds and peak RSS (MiB, from ``wait4``; an upper
+    bound: Linux starts a child's high-water mark at this process's own, see ``benchmarks.memory``)."""
     with log.open("w") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

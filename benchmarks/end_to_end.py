@@ -403,7 +403,7 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
         add(
             f"   {'incl. begin':<22}{_fmt(month['seconds_all']):>10}{_fmt(_ratio(month['seconds_all'], f)):>10}"
             f"   (begin holds dags test's start-up; CLI wall {month['process']['wall_seconds']:.1f} s,"
-            f" peak RSS {month['process']['peak_rss_mib']:.0f} MiB)"
+            f" peak RSS at most {month['process']['peak_rss_mib']:.0f} MiB by wait4)"
         )
         stage = month["tasks"]["stage_events"]["seconds"]
         add(f"   {'stage_events / floor':<22}{'':>10}{_fmt(_ratio(stage, f)):>10}   target <= 1.5 x")

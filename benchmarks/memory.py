@@ -1,8 +1,10 @@
 """Peak memory of the staging task, measured alone: ``stage_events`` over the month in a child process.
 
-The parent reads the child's peak resident set from ``wait4``; the child reports its resident set after
-importing Airflow and the operator, before staging, so the report can tell the interpreter's share
-from what staging itself adds.
+The child reports its own peak resident set (``VmHWM`` of ``/proc/self/status``) after staging, and its
+resident set after importing Airflow and the operator, before staging, so the report can tell the
+interpreter's share from what staging itself adds. Not ``wait4``'s ``ru_maxrss``: Linux carries the
+parent's high-water mark into a child started with ``vfork`` + ``exec`` (as ``subprocess`` does), so a
+benchmark process that once held a large buffer would be reported as the child's peak.
 
     python -m benchmarks.memory SOURCE START END      (AIRFLOW_CONN_REDSHIFT names the warehouse)
 """
@@ -35,7 +37,8 @@ def measure_staging_memory(env: dict[str, str], source: Path, start: str, end: s
         raise RuntimeError(f"staging alone failed: see {log}")
     child = json.loads(log.read_text().strip().splitlines()[-1])
     return {
-        "peak_rss_mib": process["peak_rss_mib"],
+        "peak_rss_mib": child["peak_kib"] / 1024,
+        "wait4_maxrss_mib": process["peak_rss_mib"],
         "rss_before_staging_mib": child["rss_before_kib"] / 1024,
         "staging_seconds": child["seconds"],
         "rows": child["rows_staged"],
@@ -62,7 +65,7 @@ def main() -> None:
     started = time.perf_counter()
     summary = operator.execute({"params": {"window_start": start, "window_end": end}})
     seconds = time.perf_counter() - started
-    print(json.dumps({"rss_before_kib": before, "seconds": seconds, **summary}))
+    print(json.dumps({"rss_before_kib": before, "peak_kib": _vm_hwm_kib(), "seconds": seconds, **summary}))
 
 
 if __name__ == "__main__":
