@@ -64,7 +64,9 @@ def gating_checks(
 def key_enforced(warehouse: Warehouse, cursor: Any, table: str) -> bool:
     """Whether ``warehouse`` enforces on ``table`` the primary key its catalogue entry declares."""
     spec = load_catalogue().spec(table)
-    return bool(spec and spec.primary_key) and warehouse.enforced_primary_key(cursor, table) == set(spec.primary_key)
+    if spec is None or not spec.primary_key:
+        return False
+    return warehouse.enforced_primary_key(cursor, table) == frozenset(spec.primary_key)
 
 
 def gate(
