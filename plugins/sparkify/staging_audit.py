@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sparkify.errors import FailNow
+from sparkify.identifiers import placeholders
 from sparkify.json_copy import StagingDataError, iter_records
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _NAMED = 5  # objects (and lines per object) named in a message; the rest are counted
 
 
-def _in_list(values: list[Any]) -> str:
-    return ", ".join("%s" for _ in values)
-
-
 def vanished_rows(warehouse: Warehouse, table: str, keys: list[str]) -> list[tuple[str, int, int]]:
     """``(object, rows the ledger recorded, rows staged now)`` for each of ``keys`` that lost rows."""
     if not keys:
@@ -46,7 +43,7 @@ def vanished_rows(warehouse: Warehouse, table: str, keys: list[str]) -> list[tup
         cursor.execute(
             "select l.object_key, l.row_count, count(t._source_key)"
             f" from staging_ledger as l left join {table} as t on t._source_key = l.load_unit"
-            f" where l.table_name = %s and l.row_count is not null and l.object_key in ({_in_list(keys)})"
+            f" where l.table_name = %s and l.row_count is not null and l.object_key in ({placeholders(keys)})"
             " group by l.object_key, l.row_count"
             " having count(t._source_key) <> l.row_count"
             " order by l.object_key",
@@ -69,7 +66,7 @@ def unloadable_rows(
             end = dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1) + margin
             cursor.execute(
                 f"select _source_key, count(*) from {table}"
-                f" where _source_key in ({_in_list(keys)})"
+                f" where _source_key in ({placeholders(keys)})"
                 f" and ({time_column} is null or {time_column} < %s or {time_column} >= %s)"
                 " group by _source_key order by _source_key",
                 (*keys, start, end),

@@ -18,14 +18,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sparkify.identifiers import placeholders
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 _REPLACED = "replaced_rows"
-
-
-def _in_list(values: Sequence[Any]) -> str:
-    return ", ".join("%s" for _ in values)
 
 
 @dataclass
@@ -45,7 +43,7 @@ class ChangedHours:
     def before_delete(self, cursor: Any, units: Sequence[str]) -> None:
         """Keep the rows of ``units`` aside before they are deleted (same transaction)."""
         cursor.execute(
-            f"create temp table {_REPLACED} as select * from {self.table} where _source_key in ({_in_list(units)})",
+            f"create temp table {_REPLACED} as select * from {self.table} where _source_key in ({placeholders(units)})",
             tuple(units),
         )
         self._units = tuple(units)
@@ -56,7 +54,7 @@ class ChangedHours:
         if not self._units:
             return 0
         units, self._units = self._units, ()
-        new = f"select * from {self.table} where _source_key in ({_in_list(units)})"
+        new = f"select * from {self.table} where _source_key in ({placeholders(units)})"
         hour = f"date_trunc('hour', {self.time_column})"
         # an hour changed if a row is in one version and not the other, or if it holds more copies of one
         cursor.execute(
@@ -97,6 +95,6 @@ def reloaded(cursor: Any, staged_tables: Sequence[str], params: dict[str, Any]) 
     """A fact load of the window ``params`` reloaded its hours from ``staged_tables``: they are not stale."""
     if staged_tables:
         cursor.execute(
-            f"delete from stale_hours where hour >= %s and hour < %s and table_name in ({_in_list(staged_tables)})",
+            f"delete from stale_hours where hour >= %s and hour < %s and table_name in ({placeholders(staged_tables)})",
             (params["window_start"], params["window_end"], *staged_tables),
         )

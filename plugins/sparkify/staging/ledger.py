@@ -12,20 +12,17 @@ import datetime as dt
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from sparkify.identifiers import placeholders
 from sparkify.staging.quarantine import forget_quarantined
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
 
     from sparkify.sources import SourceObject
     from sparkify.staging.changes import ChangedHours
     from sparkify.warehouses.base import Warehouse
 
 PAGE = 1000  # keys checked per query: one S3 listing page
-
-
-def _in_list(values: Iterable[Any]) -> str:
-    return ", ".join("%s" for _ in values)
 
 
 class StagingLedger:
@@ -43,7 +40,7 @@ class StagingLedger:
             return {}
         cursor.execute(
             "select object_key, object_version, load_unit from staging_ledger"
-            f" where table_name = %s and object_key in ({_in_list(keys)})",
+            f" where table_name = %s and object_key in ({placeholders(keys)})",
             (self.table, *keys),
         )
         return {key: (version, unit) for key, version, unit in cursor.fetchall()}
@@ -77,7 +74,8 @@ class StagingLedger:
             return 0
         forget_quarantined(cursor, self.table, keys)
         cursor.execute(
-            f"select distinct load_unit from staging_ledger where table_name = %s and object_key in ({_in_list(keys)})",
+            "select distinct load_unit from staging_ledger"
+            f" where table_name = %s and object_key in ({placeholders(keys)})",
             (self.table, *keys),
         )
         units = [row[0] for row in cursor.fetchall()]
@@ -85,10 +83,10 @@ class StagingLedger:
             return 0
         if self.changes is not None:
             self.changes.before_delete(cursor, units)
-        cursor.execute(f"delete from {self.table} where _source_key in ({_in_list(units)})", units)
+        cursor.execute(f"delete from {self.table} where _source_key in ({placeholders(units)})", units)
         deleted = cursor.rowcount
         cursor.execute(
-            f"delete from staging_ledger where table_name = %s and load_unit in ({_in_list(units)})",
+            f"delete from staging_ledger where table_name = %s and load_unit in ({placeholders(units)})",
             (self.table, *units),
         )
         return deleted

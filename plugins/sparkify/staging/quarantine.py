@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sparkify.identifiers import placeholders
 from sparkify.json_copy import StagingDataError
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ POLICIES = ("fail", "quarantine")
 TABLE = "quarantined_records"
 _RECORD_CHARS = 4000  # the record column holds 4,096 bytes; longer records keep their start
 _REASON_CHARS = 1000
-
-
-def _in_list(values: Iterable[Any]) -> str:
-    return ", ".join("%s" for _ in values)
 
 
 @dataclass(frozen=True)
@@ -106,5 +103,5 @@ def forget_quarantined(cursor: Any, table: str, keys: list[str]) -> None:
     """Delete the quarantined records of ``keys`` (objects staged again: their new version decides)."""
     if keys:
         cursor.execute(
-            f"delete from {TABLE} where table_name = %s and object_key in ({_in_list(keys)})", (table, *keys)
+            f"delete from {TABLE} where table_name = %s and object_key in ({placeholders(keys)})", (table, *keys)
         )
