@@ -20,7 +20,7 @@ SONG_FILES ?= 15000
 LATENCY_MS ?= 30
 BENCH_ARGS ?=
 
-.PHONY: help venv venv-runtime requirements up demo data dsn reset down test test-unit lint check analytics airflow \
+.PHONY: help venv venv-runtime requirements up demo demo-run data dsn reset down test test-unit lint check analytics airflow \
 	airflow-celery bench
 
 help: ## list the commands
@@ -58,7 +58,12 @@ data: .local/demo-data/log_json_path.json ## generate the demo data set (determi
 # SOURCE=<your folder> reads that source and nothing else.
 DEMO_DATA := $(if $(filter $(CURDIR)/.local/demo-data,$(SOURCE)),data)
 
-demo: up $(DEMO_DATA) ## run the DAG with `airflow dags test` for a window and print what it loaded
+demo: ## run the DAG with `airflow dags test` for a window and print what it loaded
+	@scripts/one_at_a_time.sh .local/demo.lock "make demo" $(MAKE) --no-print-directory demo-run
+
+# one demo at a time in a folder: a second `make demo` waits for the first (Airflow's database set-up and the
+# demo's warehouse are shared), rather than crashing inside `airflow db migrate`
+demo-run: up $(DEMO_DATA)
 	@$(ENV) scripts/demo.sh "$(SOURCE)" "$(START)" "$(END)"
 
 dsn: ## print the local warehouse's libpq URI

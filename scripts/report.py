@@ -2,6 +2,7 @@
 """Print what the warehouse holds: row counts, the latest data-quality results, analytics answers.
 
     python scripts/report.py [--counts] [--quality] [--analytics] [--chart FILE] [--conn-id redshift]
+    python scripts/report.py --require-star      (exit 1 naming every star table that holds no row)
 
 Reads the warehouse through the same Airflow connection as the DAG (``AIRFLOW_CONN_REDSHIFT`` in the
 local stack). The analytics queries are the files of ``sql/analytics/``; ``--chart`` also draws plays
@@ -55,6 +56,20 @@ def draw_chart(rows: list[tuple], path: Path) -> None:
     print(f"\nchart written to {path}")
 
 
+def require_star(warehouse) -> int:
+    """0 when the fact and every dimension hold rows, else 1 with the empty ones named (CI after make demo)."""
+    with warehouse.transaction() as cursor:
+        counts = {}
+        for name in load_catalogue().star_names:
+            cursor.execute(f"select count(*) from {name}")
+            counts[name] = cursor.fetchone()[0]
+    print("star tables: " + ", ".join(f"{name} {rows:,}" for name, rows in counts.items()))
+    empty = [name for name, rows in counts.items() if rows == 0]
+    if empty:
+        print(f"report.py: star tables with no row: {', '.join(empty)}", file=sys.stderr)
+    return 1 if empty else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", action="store_true", help="row counts of every table")
@@ -62,7 +77,10 @@ def main() -> None:
     parser.add_argument("--analytics", action="store_true", help="answers of sql/analytics/*.sql")
     parser.add_argument("--chart", type=Path, help="write a PNG of plays per hour of day")
     parser.add_argument("--conn-id", default="redshift")
+    parser.add_argument("--require-star", action="store_true", help="fail unless every star table holds rows")
     args = parser.parse_args()
+    if args.require_star:
+        sys.exit(require_star(open_warehouse(args.conn_id)))
     if not (args.counts or args.quality or args.analytics or args.chart):
         args.counts = args.quality = args.analytics = True
 

@@ -13,7 +13,10 @@ delay the message. So:
   ``ValueError``, so existing ``except`` clauses still catch them); :class:`Retryable` carries the object
   name on a fault that a retry may fix;
 * :func:`about` turns any exception into one of those, naming the object; :func:`fail_fast` is the
-  context manager an operator's ``execute`` runs in, so that only retryable faults are retried.
+  context manager every operator's ``execute`` runs in (``operators/base.py``), so that only retryable
+  faults are retried: the one place where a task's failure is sorted;
+* a module that is not installed (``ImportError``) is an installation fault: it fails now, and
+  :func:`explain` says which package to install.
 
 Unknown exceptions are retried: that is Airflow's default, and the safe side for a fault not yet seen.
 """
@@ -167,6 +170,8 @@ def classify(exc: BaseException) -> Verdict:  # noqa: C901 - one rule per kind o
         return RETRY
     if names & _DBAPI_FAIL:
         return FAIL
+    if isinstance(exc, ImportError):
+        return FAIL  # the same module is missing on every try: the install is incomplete
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return RETRY
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
@@ -197,15 +202,33 @@ def about(
     return (SourceNotFound if missing else FailNow)(message, object_uri=object_uri)
 
 
+# import names that differ from the distribution that provides them (pip install <distribution>)
+_DISTRIBUTION_OF_MODULE = {"yaml": "PyYAML", "jinja2": "Jinja2", "psycopg": "psycopg[binary]"}
+
+
+def explain(exc: BaseException) -> str:
+    """The exception's text, and for a module that is not installed, which package to install and how."""
+    if isinstance(exc, ImportError) and exc.name:
+        module = exc.name.split(".")[0]
+        package = _DISTRIBUTION_OF_MODULE.get(module, module)
+        return (
+            f"{exc}: the package {package!r} is not installed. Install the project's runtime requirements "
+            "(pip install -r requirements.txt, or rebuild the Docker image); they pin every package that "
+            "plugins/ and dags/ import"
+        )
+    return str(exc)
+
+
 @contextmanager
 def fail_fast(what: str = "") -> Iterator[None]:
-    """Run a block so that configuration and data errors fail the task at once, and only faults a retry
-    may fix are retried. An exception already of the right kind passes unchanged."""
+    """Run a block so that configuration, data and installation errors fail the task at once
+    (:class:`FailNow`, no retries), and only faults a retry may fix are retried. An exception already of
+    the right kind passes unchanged."""
     try:
         yield
     except (AirflowFailException, Retryable):
         raise
     except Exception as error:
         if classify(error) == FAIL:
-            raise FailNow(f"{what}: {error}" if what else str(error)) from error
+            raise FailNow(f"{what}: {explain(error)}" if what else explain(error)) from error
         raise

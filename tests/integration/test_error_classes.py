@@ -21,6 +21,8 @@ from sparkify.errors import FAIL, RETRY, FailNow, Retryable, SourceConfigError, 
 from sparkify.redshift_copy import Credentials, copy_statement, redact
 from sparkify.sources import S3Source, open_source
 
+pytestmark = pytest.mark.usefixtures("postgres_server")  # raised() connects to the project's server
+
 
 def raised(statement: str, dsn: str = f"{SERVER}/postgres") -> BaseException:
     try:
@@ -184,3 +186,17 @@ def test_a_real_postgresql_error_about_the_statement_is_masked() -> None:
     assert SECRET_KEY[:6] in message and SECRET_KEY not in message, "the quoted line is cut mid-secret"
     assert leaked(redact(message, KEYS.secrets), KEYS.secrets, 6) == []
     assert leaked(redact(message), KEYS.secrets, 6) == []
+
+
+def test_a_module_that_is_not_installed_fails_now_naming_the_package() -> None:
+    try:
+        __import__("yaml_not_installed_here")
+    except ImportError as error:
+        missing = error
+    assert classify(missing) == FAIL
+    with pytest.raises(FailNow, match=r"staging_events: No module named 'yaml_not_installed_here': the package"):
+        with fail_fast("staging_events"):
+            raise missing
+    # the distribution's name where it differs from the module's: pip install PyYAML, not yaml
+    with pytest.raises(FailNow, match=r"the package 'PyYAML' is not installed"), fail_fast("songs"):
+        raise ModuleNotFoundError("No module named 'yaml'", name="yaml")

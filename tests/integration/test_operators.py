@@ -193,3 +193,18 @@ def test_a_fact_load_failing_midway_leaves_the_table_as_it_was(tables, models, d
 def test_fixed_arguments_are_validated_at_construction(factory, message) -> None:
     with pytest.raises(ValueError, match=message):
         factory()
+
+
+def test_a_module_missing_from_the_install_fails_the_task_at_once_naming_the_package(
+    tables, source_copy, db, monkeypatch
+) -> None:
+    """The runtime install once lacked numpy: stage_events then spent 15 minutes in retries (issue 17).
+    A missing module is an installation fault, the same on every try: it fails now and says what to do."""
+    monkeypatch.setitem(__import__("sys").modules, "numpy", None)  # what `import numpy` meets when it is absent
+    with pytest.raises(AirflowFailException) as error:
+        stage_events(source_copy).execute(WINDOW)
+    message = str(error.value)
+    assert message.startswith("stage_events: ")
+    assert "the package 'numpy' is not installed" in message
+    assert "pip install -r requirements.txt" in message
+    assert rows(db, "select count(*) from staging_events") == [(0,)], "nothing half-staged"

@@ -8,30 +8,16 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
-from sparkify.catalogue import CatalogueError
-from sparkify.errors import FAIL, ConfigurationError, classify
-from sparkify.json_copy import StagingDataError
+from sparkify.errors import fail_fast
 from sparkify.lineage import WarehouseNaming
-from sparkify.quality.check import CheckDefinitionError
 from sparkify.stopping import stop_on_sigterm
-from sparkify.warehouses import UnknownTargetError, open_warehouse
+from sparkify.warehouses import open_warehouse
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from sparkify.warehouses.base import Warehouse
-
-#: Raised by this package for what no retry can fix.
-FAIL_NOW: tuple[type[BaseException], ...] = (
-    StagingDataError,
-    ConfigurationError,
-    UnknownTargetError,
-    CatalogueError,
-    CheckDefinitionError,
-)
-
 
 class WarehouseOperator(BaseOperator):
     """Base of the operators that work on the warehouse.
@@ -52,23 +38,16 @@ class WarehouseOperator(BaseOperator):
         self.run_result: Any = None
 
     def execute(self, context: Any) -> Any:
-        try:
+        # configuration, data and installation errors (a bad cast, a duplicate key, a bucket that does not
+        # exist, a module not installed) fail now; connection losses, throttling and anything unknown are
+        # retried: sparkify.errors.classify decides, for every operator of the project
+        with fail_fast(self.task_id):
             warehouse = open_warehouse(self.redshift_conn_id)
             # kept for get_openlineage_facets_on_complete/failure, which the listener calls after execute()
             self.lineage_naming = WarehouseNaming.of(warehouse)
             with stop_on_sigterm(self.task_id, warehouse):  # a stop request rolls back and ends the task
                 self.run_result = self.run(warehouse, context)
             return self.run_result
-        except AirflowFailException:
-            raise
-        except FAIL_NOW as error:
-            raise AirflowFailException(f"{self.task_id}: {error}") from None
-        except Exception as error:
-            # configuration and data errors (a bad cast, a duplicate key, a bucket that does not exist)
-            # fail now; connection losses, throttling and anything unknown are retried: sparkify.errors
-            if classify(error) == FAIL:
-                raise AirflowFailException(f"{self.task_id}: {error}") from error
-            raise
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
         """OpenLineage before the run: the datasets that ``get_openlineage_facets_on_complete`` names,
