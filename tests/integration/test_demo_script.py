@@ -64,9 +64,8 @@ def test_a_failed_demo_prints_the_failing_task_and_its_message(
 def test_a_second_demo_waits_for_the_first_and_says_so(tmp_path) -> None:
     lock, marks = tmp_path / "demo.lock", tmp_path / "marks"
     script = str(ROOT / "scripts" / "one_at_a_time.sh")
-    first = subprocess.Popen(
-        [script, str(lock), "make demo", "bash", "-c", f"echo first-start >> {marks}; sleep 2; echo first-end >> {marks}"]
-    )
+    slow_first = f"echo first-start >> {marks}; sleep 2; echo first-end >> {marks}"
+    first = subprocess.Popen([script, str(lock), "make demo", "bash", "-c", slow_first])
     time.sleep(0.5)
     second = subprocess.run(
         [script, str(lock), "make demo", "bash", "-c", f"echo second >> {marks}"],

@@ -194,9 +194,9 @@ def test_a_module_that_is_not_installed_fails_now_naming_the_package() -> None:
     except ImportError as error:
         missing = error
     assert classify(missing) == FAIL
-    with pytest.raises(FailNow, match=r"staging_events: No module named 'yaml_not_installed_here': the package"):
-        with fail_fast("staging_events"):
-            raise missing
+    expected = r"staging_events: No module named 'yaml_not_installed_here': the package"
+    with pytest.raises(FailNow, match=expected), fail_fast("staging_events"):
+        raise missing
     # the distribution's name where it differs from the module's: pip install PyYAML, not yaml
     with pytest.raises(FailNow, match=r"the package 'PyYAML' is not installed"), fail_fast("songs"):
         raise ModuleNotFoundError("No module named 'yaml'", name="yaml")

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_SCRIPTS = ("scripts/report.py", "scripts/generate_demo_data.py", "scripts/create_tables.py")
 # (file, module): imports that only a dev command reaches, each with the command that has the dev install
 DEV_ONLY_IMPORTS = {("scripts/report.py", "matplotlib"): "`make analytics` (--chart) runs on `make venv`"}
+# (file, module): probes that the benchmark runs only when the package is there, which the project does not pin
+OPTIONAL_PROBES = {("benchmarks/encoder_options.py", "duckdb"), ("benchmarks/encoder_options.py", "orjson")}
 # direct dependencies that no module imports: each is used where the named file says so
 USED_WITHOUT_IMPORT = {
     "apache-airflow": ("Dockerfile", "apache/airflow:3.3.2"),  # the distribution that pins Airflow's parts
@@ -102,17 +104,17 @@ def direct_dependencies() -> set[str]:
     return {canonicalize_name(Requirement(text).name) for text in project["dependencies"]}
 
 
-def third_party_imports() -> dict[str, set[str]]:
+def third_party_imports(files: list[Path] | None = None) -> dict[str, set[str]]:
     """``{module: {files that import it}}`` for every import that is neither stdlib nor the project's own."""
-    ours = first_party()
+    ours = first_party() | {"benchmarks", "support"}
     found: dict[str, set[str]] = {}
-    for path in runtime_files():
+    for path in runtime_files() if files is None else files:
         relative = str(path.relative_to(ROOT))
         for module in imports_of(path):
             top = module.split(".")[0]
             if top in sys.stdlib_module_names or top in ours or top == "__future__":
                 continue
-            if (relative, top) in DEV_ONLY_IMPORTS:
+            if (files is None and (relative, top) in DEV_ONLY_IMPORTS) or (relative, top) in OPTIONAL_PROBES:
                 continue
             found.setdefault(module, set()).add(relative)
     return found
@@ -161,3 +163,17 @@ def test_the_runtime_pins_are_the_closure_the_dev_pins_build_on() -> None:
     dev = pinned(ROOT / "requirements" / "dev.txt")
     assert direct_dependencies() <= set(runtime), "a direct dependency is missing from requirements/runtime.txt"
     assert not set(runtime) & set(dev), "a package is pinned in both runtime.txt and dev.txt"
+
+
+def test_the_dev_commands_imports_are_pinned_in_the_requirements() -> None:
+    """`make analytics`, `make bench` and `make redshift-up` run scripts on `make venv`: runtime plus dev pins."""
+    pins = pinned(ROOT / "requirements" / "runtime.txt") | pinned(ROOT / "requirements" / "dev.txt")
+    files = sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    modules = third_party_imports(files)
+    assert "matplotlib" in modules and "boto3" in modules, "the scan did not reach the dev commands' imports"
+    problems = [
+        f"{module} ({', '.join(sorted(where))}): provided by {owner_of(module)}, which no requirements file pins"
+        for module, where in sorted(modules.items())
+        if owner_of(module) not in pins
+    ]
+    assert not problems, "\n".join(problems)

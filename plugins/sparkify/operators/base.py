@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from sparkify.warehouses.base import Warehouse
 
+
 class WarehouseOperator(BaseOperator):
     """Base of the operators that work on the warehouse.
 
