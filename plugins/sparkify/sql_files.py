@@ -11,19 +11,20 @@ into SQL text: they travel as driver parameters (``%(window_start)s``).
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from sparkify.settings import from_env
+
 _DEFAULT = "default"
 
 
 def sql_dir() -> Path:
     """The ``sql/`` folder: ``$SPARKIFY_SQL_DIR``, else the one beside ``plugins/``."""
-    configured = os.environ.get("SPARKIFY_SQL_DIR")
+    configured = from_env("sql_dir")
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "sql"
 
 

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from sparkify.settings import SettingError, from_variable, setting
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 UTC = dt.UTC
 
-#: Airflow Variable bounding a window's length, in days (``AIRFLOW_VAR_SPARKIFY_MAX_WINDOW_DAYS``).
-MAX_WINDOW_DAYS_VARIABLE = "sparkify_max_window_days"
-#: A year, leap day included: the largest span a single run is expected to load.
-DEFAULT_MAX_WINDOW_DAYS = 366
+#: Airflow Variable bounding a window's length, in days; default a year, leap day included (sparkify.settings)
+MAX_WINDOW_DAYS_VARIABLE = setting("max_window_days", "variable").key
 
 
 class WindowError(AirflowFailException, ValueError):
@@ -97,18 +97,10 @@ def parse_instant(value: Any, name: str) -> dt.datetime | None:
 
 def max_window_days() -> int:
     """The longest window a run may process, in days: Variable ``sparkify_max_window_days``, else 366."""
-    from airflow.sdk import Variable
-
-    raw = Variable.get(MAX_WINDOW_DAYS_VARIABLE, default=None)
-    if raw is None or str(raw).strip() == "":
-        return DEFAULT_MAX_WINDOW_DAYS
     try:
-        days = int(str(raw).strip())
-    except ValueError:
-        days = 0
-    if days < 1:
-        raise WindowError(f"Variable {MAX_WINDOW_DAYS_VARIABLE} must be a whole number of days >= 1, not {raw!r}")
-    return days
+        return int(from_variable("max_window_days"))
+    except SettingError as error:
+        raise WindowError(str(error)) from None
 
 
 def check_length(window: Window, max_days: int) -> Window:

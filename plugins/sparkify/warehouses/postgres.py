@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sparkify.settings import from_extra, setting
 from sparkify.staging.stdin_copy import StdinCopyStager
 from sparkify.warehouses import register
 from sparkify.warehouses.base import Warehouse
@@ -19,9 +20,9 @@ if TYPE_CHECKING:
     from sparkify.staging.request import StageRequest
 
 #: Session limits unless the connection's extra sets ``lock_timeout`` / ``statement_timeout``: a lock
-#: left by a killed run fails the task with a clear error instead of hanging it.
-DEFAULT_LOCK_TIMEOUT = "2min"
-DEFAULT_STATEMENT_TIMEOUT = "1h"
+#: left by a killed run fails the task with a clear error instead of hanging it (defaults: sparkify.settings)
+DEFAULT_LOCK_TIMEOUT = setting("lock_timeout", "extra").default
+DEFAULT_STATEMENT_TIMEOUT = setting("statement_timeout", "extra").default
 #: share of a table's rows that must change before it is analysed again (autovacuum's default, 10 %)
 ANALYZE_SHARE = 0.1
 
@@ -39,13 +40,14 @@ class PostgresWarehouse(Warehouse):
         return connection.conn_type in ("postgres", "postgresql") and ".redshift" not in host
 
     def session_settings(self) -> list[str]:
-        lock_timeout = str(self.extra.get("lock_timeout", DEFAULT_LOCK_TIMEOUT))
-        statement_timeout = str(self.extra.get("statement_timeout", DEFAULT_STATEMENT_TIMEOUT))
+        lock_timeout = str(from_extra("lock_timeout", self.extra))
+        statement_timeout = str(from_extra("statement_timeout", self.extra))
+        work_mem = str(from_extra("work_mem", self.extra))
         return [
             *super().session_settings(),
             f"set lock_timeout = '{_setting(lock_timeout)}'",
             f"set statement_timeout = '{_setting(statement_timeout)}'",
-            *([f"set work_mem = '{_setting(str(self.extra['work_mem']))}'"] if "work_mem" in self.extra else []),
+            *([f"set work_mem = '{_setting(work_mem)}'"] if work_mem else []),
         ]
 
     def lock(self, cursor: Any, table: str) -> None:
