@@ -60,6 +60,7 @@ from sparkify.operators import (
     LoadFactOperator,
     StageToRedshiftOperator,
 )
+from sparkify.sql_files import sql_dir
 
 # Read at run time, never at import: the run param wins, then the Variable (AIRFLOW_VAR_SPARKIFY_SOURCE).
 SOURCE = "{{ params.source or var.value.get('sparkify_source', '') }}"
@@ -133,6 +134,8 @@ with DAG(
     dagrun_timeout=dt.timedelta(hours=4),
     deadline=late_run_alert(LATE_AFTER_MINUTES),
     default_args=default_args,
+    # the loads' `sql` is a file of sql/ (template_ext), read and rendered when a task runs
+    template_searchpath=[str(sql_dir())],
     tags=["sparkify", "etl", "redshift"],
     params={
         "window_start": Param(

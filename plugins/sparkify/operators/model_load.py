@@ -16,23 +16,25 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
 
-def model_sql(table: str, sql: str | None) -> str:
-    """The model's text: ``sql`` itself, the file ``sql/<sql>`` when it ends in ``.sql``, else
-    ``sql/models/<table>.sql``."""
+def model_file(table: str, sql: str | None) -> str | None:
+    """The model's file under ``sql/`` (``models/<table>.sql`` by default), checked to exist; ``None`` when
+    ``sql`` is the SQL text itself."""
     if sql and not sql.endswith(".sql"):
-        return sql
-    path = sql_dir() / (sql or f"models/{table}.sql")
-    if not path.is_file():
-        raise FileNotFoundError(f"model for {table} not found: {path}")
-    return path.read_text()
+        return None
+    name = sql or f"models/{table}.sql"
+    if not (sql_dir() / name).is_file():
+        raise FileNotFoundError(f"model for {table} not found: {sql_dir() / name}")
+    return name
 
 
 class ModelLoadOperator(WarehouseOperator):
     """Base of the loads: fill ``table`` from a ``select`` (the model), in one transaction.
 
-    ``sql`` is a templated field holding the model's text, so the task's *Rendered Template* tab shows
-    the SQL that ran. Run-time values are not rendered into it: the model takes ``%(window_start)s``
-    and ``%(window_end)s`` as driver parameters.
+    ``sql`` is a templated field whose value is a file under ``sql/`` (``template_ext``): Airflow reads and
+    renders it when the task runs (the DAG's ``template_searchpath`` is ``sql/``), so the task's *Rendered
+    Template* tab shows the SQL that ran, and the DAG file reads no SQL when it is parsed. Run-time values
+    are not rendered into it: the model takes ``%(window_start)s`` and ``%(window_end)s`` as driver
+    parameters.
 
     :param table: the table to fill.
     :param sql: the model: SQL text, or a file under ``sql/``; ``models/<table>.sql`` by default.
@@ -42,6 +44,7 @@ class ModelLoadOperator(WarehouseOperator):
     """
 
     template_fields: Sequence[str] = ("sql", "window_start", "window_end")
+    template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}  # noqa: RUF012 - Airflow's own attribute, read-only
 
     def __init__(
@@ -55,9 +58,17 @@ class ModelLoadOperator(WarehouseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.table = check_identifier(table)
-        self.sql = model_sql(self.table, sql).strip().rstrip(";")
+        # a missing file fails the DAG's import (a fixed argument), not a run hours later
+        self.sql = model_file(self.table, sql) or sql or ""
         self.window_start = window_start
         self.window_end = window_end
+
+    def execute(self, context: Any) -> Any:
+        if self.sql.endswith(".sql"):
+            # not rendered by a DAG run (an operator executed on its own, as in tests): read it as Airflow would
+            self.sql = (sql_dir() / self.sql).read_text()
+        self.sql = self.sql.strip().rstrip(";")
+        return super().execute(context)
 
     def window(self, context: Any) -> Window:
         return resolve_window(context, self.window_start, self.window_end)
