@@ -6,6 +6,7 @@ which generator writes it:
 * ``commands``     the Makefile's targets and their ``##`` comments (what ``make help`` prints);
 * ``star-schema``  one row per star table of the catalogue (``sql/models/*.yml``): kind, grain, key, load;
 * ``star-columns`` every star table's columns, with their descriptions and what they are computed from;
+* ``dag-diagram``  the diagram of ``dags/sparkify_etl.py``'s docstring (the DAG's own doc in the UI);
 * ``tests``        every test file under ``tests/unit``, ``tests/integration`` and ``tests/e2e``, with the
                    first sentence of its docstring.
 
@@ -103,7 +104,16 @@ def tests() -> str:
     return "\n".join(rows)
 
 
+def dag_diagram() -> str:
+    doc = ast.get_docstring(ast.parse((ROOT / "dags" / "sparkify_etl.py").read_text())) or ""
+    match = re.search(r"```\n(.*?)```", doc, re.S)
+    if not match:
+        raise ValueError("dags/sparkify_etl.py: its docstring has no ``` diagram")
+    return f"```text\n{match.group(1)}```"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "dag-diagram": dag_diagram,
     "commands": commands,
     "star-schema": star_schema,
     "star-columns": star_columns,
