@@ -147,3 +147,23 @@ def test_example_commands_name_real_targets_and_paths(path: Path) -> None:
             if not _exists(relative):
                 problems.append(f"{relative}: no such path")
     assert not problems, f"{_name(path)}: " + "; ".join(problems)
+
+
+def test_backfill_examples_pick_days_the_demo_data_holds() -> None:
+    """`make airflow` reads the demo data (scripts/env.sh): a backfill of another day would stage nothing."""
+    import datetime as dt
+
+    days = int(
+        re.search(r"generate_demo_data\.py \.local/demo-data .*--days (\d+)", (ROOT / "Makefile").read_text())[1]
+    )
+    start = re.search(
+        r"--start.*default=dt\.date\((\d+), (\d+), (\d+)\)", (ROOT / "scripts" / "generate_demo_data.py").read_text()
+    )
+    first = dt.date(*map(int, start.groups()))
+    held = {first + dt.timedelta(days=n) for n in range(days)}
+    found = 0
+    for path in (ROOT / "README.md", ROOT / "docs" / "operating.md"):
+        for bound in re.findall(r"--(?:from|to)-date (\d{4}-\d\d-\d\d)", path.read_text()):
+            found += 1
+            assert dt.date.fromisoformat(bound) in held, f"{_name(path)}: {bound} is not a day of the demo data"
+    assert found >= 4
