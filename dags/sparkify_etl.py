@@ -80,7 +80,9 @@ CATALOGUE = load_catalogue()
 
 # Where the tables live, for the asset URIs (a deployment setting, not a secret): postgres://host:port/db
 # locally, redshift://<cluster>.<region>:5439/<db> in production. Asset events carry the run's details.
-WAREHOUSE_URI = os.environ.get("SPARKIFY_WAREHOUSE_URI", "postgres://127.0.0.1:55432/sparkify").rstrip("/")
+# The local default follows SPARKIFY_PG_PORT, as the connection (scripts/env.sh) and lineage events do.
+LOCAL_WAREHOUSE_URI = f"postgres://127.0.0.1:{os.environ.get('SPARKIFY_PG_PORT') or '55432'}/sparkify"
+WAREHOUSE_URI = (os.environ.get("SPARKIFY_WAREHOUSE_URI") or LOCAL_WAREHOUSE_URI).rstrip("/")
 # An hourly run not finished this long after it was queued raises a deadline alert. Set where the DAG
 # processor runs (scripts/airflow.sh and compose set 45): `airflow dags test` of a DAG with a deadline
 # fails in Airflow 3.3.2 once the run succeeds (DagRun.update_state looks the serialized alert up as an id).

@@ -8,8 +8,9 @@ Where alerts go is configuration, not code: the Airflow connection ``sparkify_al
 * type ``smtp``: an email through that SMTP server to the extra ``to`` (a list or a comma-separated
   string), from the extra ``from_email``.
 
-Without the connection, alerts are only logged. The message names the DAG, task, run, try and window,
-and the error with secrets masked; never a connection's password.
+Without the connection, alerts are only logged. A failure alert names the DAG, task, run, try and window,
+and the error with secrets masked; a deadline alert names the DAG, run and window (from the run the
+triggerer hands its callback: its params, else its data interval). Never a connection's password.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ def _masked(text: str) -> str:
     from airflow.sdk.log import redact
 
     return str(redact(text))
+
+
+class _RunFromApi:
+    """A DAG run given as the REST API's ``DAGRunResponse`` dict (what a deadline callback receives)."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.dag_id = data.get("dag_id")
+        self.run_id = data.get("dag_run_id") or data.get("run_id")
+        self.conf = data.get("conf") or {}
+        self.interval = (data.get("data_interval_start"), data.get("data_interval_end"))
+
+    def window_params(self) -> dict[str, Any]:
+        """The run's window: its params when it was given them, else its data interval."""
+        if self.conf.get("window_start") and self.conf.get("window_end"):
+            return {"window_start": self.conf["window_start"], "window_end": self.conf["window_end"]}
+        return {"window_start": self.interval[0], "window_end": self.interval[1]}
 
 
 class SparkifyAlert(BaseNotifier):
@@ -57,6 +74,10 @@ class SparkifyAlert(BaseNotifier):
         dag_run = context.get("dag_run")
         params = context.get("params") or {}
         error = context.get("exception")
+        if isinstance(dag_run, dict):
+            # a deadline callback's context (run by the triggerer): the run as the REST API describes it
+            run = _RunFromApi(dag_run)
+            dag_run, params = run, {**run.window_params(), **params}
         fields = {
             "kind": self.kind,
             "dag_id": getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None) or context.get("dag_id"),
@@ -70,6 +91,9 @@ class SparkifyAlert(BaseNotifier):
         headline = self.text or (
             f"{fields['dag_id']}.{fields['task_id']} failed (run {fields['run_id']}, try {fields['try_number']})"
         )
+        if self.kind == "deadline" and fields["run_id"]:
+            start, end = fields["window"]
+            headline += f" ({fields['dag_id']} run {fields['run_id']}, window {start} to {end})"
         lines = [f"[sparkify {self.kind}] {headline}"]
         if fields["error"]:
             lines.append(str(fields["error"])[:2000])

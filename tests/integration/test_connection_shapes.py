@@ -1,4 +1,4 @@
-"""Every warehouse connection the README shows connects, exactly as printed there (placeholders filled in):
+"""Every warehouse connection docs/production.md shows connects, exactly as printed there (placeholders filled in):
 Redshift through the emulator (password, IAM temporary credentials from moto's GetClusterCredentials, a
 Postgres-type connection with an explicit target) and PostgreSQL itself."""
 
@@ -20,7 +20,7 @@ ROLE = "arn:aws:iam::123456789012:role/sparkify-redshift-s3"
 
 
 def readme_shapes() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "production.md").read_text()
     block = text.split("<!-- connection-shapes: begin -->")[1].split("<!-- connection-shapes: end -->")[0]
     return re.findall(r"^export AIRFLOW_CONN_REDSHIFT='([^']+)'$", block, flags=re.MULTILINE)
 
@@ -35,7 +35,7 @@ def test_the_readme_shows_every_shape() -> None:
 
 
 def filled(shape: str, *, redshift_port: int, postgres_port: int, database: str) -> str:
-    """The README's URI with its placeholders filled for this machine."""
+    """The document's URI with its placeholders filled for this machine."""
     uri = shape.replace("<cluster>.<id>.us-west-2.redshift.amazonaws.com", "127.0.0.1").replace("<host>", "127.0.0.1")
     uri = uri.replace(":5439/dev", f":{redshift_port}/{database}").replace(
         ":5432/<database>", f":{postgres_port}/{database}"

@@ -1,4 +1,4 @@
-"""The README's connection for a public bucket (``make demo SOURCE=s3://udacity-dend``): unsigned requests.
+"""The connection docs/sources.md gives for a public bucket (``make demo SOURCE=s3://udacity-dend``): unsigned requests.
 
 Against moto's server, which answers an anonymous request only for what is public, as S3 does: the
 documented ``aws_default`` reads a public-read object with no keys anywhere, and is refused a private one.

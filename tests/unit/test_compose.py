@@ -1,5 +1,5 @@
-"""Static checks of the Docker Compose stack: docker-compose.yaml, the Dockerfile it builds, .env.example and
-README's section on them.
+"""Static checks of the Docker Compose stack: docker-compose.yaml, the Dockerfile it builds, .env.example and the
+section on them in docs/scaling-out.md.
 
 No Docker engine is needed: ``docker-compose config`` only parses, validates and interpolates the file.
 """
@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
+DOCUMENT = ROOT / "docs" / "scaling-out.md"
 README_SECTION = "## Running with Docker Compose"
-# Exactly the settings README's section documents; the stack must read these and no others.
+# Exactly the settings the document's section documents; the stack must read these and no others.
 DOCUMENTED = {
     *("AIRFLOW_UID", "_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD", "_PIP_ADDITIONAL_REQUIREMENTS"),
     *("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY"),
@@ -207,9 +208,9 @@ def test_compose_and_env_example_read_the_documented_variables() -> None:
 
 
 def test_readme_documents_the_variables() -> None:
-    """README's section names every variable of the compose file and .env.example (they are the same set)."""
-    readme = (ROOT / "README.md").read_text()
-    assert README_SECTION in readme, f"README.md has no section {README_SECTION!r}"
+    """The document's section names every variable of the compose file and .env.example (the same set)."""
+    readme = DOCUMENT.read_text()
+    assert README_SECTION in readme, f"{DOCUMENT.name} has no section {README_SECTION!r}"
     section = readme.split(README_SECTION, 1)[1].split("\n## ", 1)[0]
     missing = sorted(name for name in DOCUMENTED | _example_variables() if name not in section)
-    assert not missing, f"README.md's {README_SECTION!r} does not document: {', '.join(missing)}"
+    assert not missing, f"{DOCUMENT.name}'s {README_SECTION!r} does not document: {', '.join(missing)}"

@@ -22,9 +22,36 @@ EXPECTED_EDGES = {
 }
 
 
+EXPECTED_DAGS = {"sparkify_etl", "sparkify_audit", "sparkify_analytics"}
+
+
+def test_the_dags_folder_holds_the_dags() -> None:
+    """Every loop below would pass over nothing if no DAG were found: fail on zero DAGs first."""
+    from airflow.dag_processing.dagbag import DagBag
+    from support.paths import ROOT
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    assert bag.dags, "no DAG found in dags/"
+    assert set(bag.dags) == EXPECTED_DAGS
+
+
 def test_dag_imports_without_errors(dag) -> None:
     assert dag is not None
     assert dag.dag_id == "sparkify_etl"
+    assert len(dag.tasks) == len(EXPECTED_EDGES)
+
+
+def test_asset_uris_follow_the_local_port(monkeypatch) -> None:
+    """Assets name the warehouse the connection points at: the local default follows SPARKIFY_PG_PORT."""
+    from airflow.dag_processing.dagbag import DagBag
+    from support.paths import ROOT
+
+    monkeypatch.delenv("SPARKIFY_WAREHOUSE_URI", raising=False)
+    monkeypatch.setenv("SPARKIFY_PG_PORT", "55999")
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "sparkify_etl.py")).dags["sparkify_etl"]
+    uris = {a.uri for a in dag.get_task("run_quality_checks").outlets}
+    assert uris and all(u.startswith("postgres://127.0.0.1:55999/sparkify/public/") for u in uris), uris
 
 
 def test_tasks_and_dependencies(dag) -> None:
@@ -43,6 +70,7 @@ def test_schedule_covers_a_real_hour(dag) -> None:
 
 
 def test_default_args(dag) -> None:
+    assert dag.tasks, "no tasks: the loop below would check nothing"
     for task in dag.tasks:
         assert task.retries == 3, task.task_id
         assert task.retry_delay == dt.timedelta(minutes=5)
@@ -85,6 +113,7 @@ def test_star_assets_mean_loaded_and_checked(dag) -> None:
 def test_failures_alert_and_late_runs_raise_a_deadline(dag) -> None:
     from sparkify.alerts import SparkifyAlert
 
+    assert dag.tasks, "no tasks: the loop below would check nothing"
     for task in dag.tasks:
         assert any(isinstance(c, SparkifyAlert) for c in task.on_failure_callback), task.task_id
         assert task.execution_timeout is not None and task.execution_timeout <= dt.timedelta(hours=1), task.task_id

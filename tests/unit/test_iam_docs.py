@@ -1,4 +1,4 @@
-"""The policy JSON the README shows is the JSON the repository keeps (and provisioning attaches)."""
+"""The policy JSON docs/production.md shows is the JSON the repository keeps (and provisioning attaches)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# the README section drafted for provisioning; point at README.md once it is pasted there
-DOCUMENT = ROOT / "README.md"
+# where the IAM policies are documented; if they move, move this and EXPECTED_BLOCKS with them
+DOCUMENT = ROOT / "docs" / "production.md"
+# the JSON blocks the document shows (Redshift's trust and permissions, Airflow's policy): a parametrized
+# test over zero blocks would pass silently, so the count is asserted first
+EXPECTED_BLOCKS = 3
 
 
 def shown_policies(text: str) -> list[tuple[str, str]]:
     """(file named last before the block, block) for every ```json block of the document."""
     shown = []
-    for block in re.finditer(r"```json\n(.*?)```", text, flags=re.S):
+    for block in re.finditer(r"```json[^\n]*\n(.*?)```", text, flags=re.S):
         named = re.findall(r"`(docs/iam/[\w.-]+\.json)`", text[: block.start()])
         shown.append((named[-1] if named else "", block.group(1)))
     return shown
+
+
+def test_the_document_shows_the_policies():
+    assert DOCUMENT.is_file(), f"{DOCUMENT} is missing: where did the IAM section go?"
+    assert len(shown_policies(DOCUMENT.read_text())) == EXPECTED_BLOCKS
 
 
 def test_every_policy_file_is_shown_or_named():

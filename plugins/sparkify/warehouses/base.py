@@ -140,7 +140,7 @@ class Warehouse(ABC):
     @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         """Give the planner what it needs about ``table`` after ``changed_rows`` rows were loaded into it
-        (``None``: unknown, always refresh); see the README's benchmark for why."""
+        (``None``: unknown, always refresh); see docs/benchmarks.md for why."""
 
     # -- lineage ---------------------------------------------------------------------------------------
 
