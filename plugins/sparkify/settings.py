@@ -1,7 +1,8 @@
 """Every knob of the pipeline in one place: its name, where it is read from, its default and its validation.
 
-A knob is read from one of four places, and this module is the only one that knows which:
+A knob is read from one of five places, and this module is the only one that knows which:
 
+* ``connection``: an Airflow connection id (``AIRFLOW_CONN_<ID>`` works too), opened when a task runs;
 * ``env``: an environment variable of the process that parses the DAG or runs the task;
 * ``variable``: an Airflow Variable (``AIRFLOW_VAR_<NAME>`` works too), read at run time, never at import;
 * ``extra``: a key of the warehouse connection's extra (``redshift`` by default);
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 WHERE = {
+    "connection": "Airflow connection",
     "env": "environment variable",
     "variable": "Airflow Variable",
     "extra": "warehouse connection extra",
@@ -97,7 +99,23 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("source", "variable", "sparkify_source", "", help="folder or s3://bucket/prefix the DAG reads"),
+    Setting(
+        "warehouse",
+        "connection",
+        "redshift",
+        "",
+        help="the warehouse: PostgreSQL or Redshift (docs/production.md); "
+        "local: postgres://postgres@127.0.0.1:$SPARKIFY_PG_PORT/sparkify",
+    ),
+    Setting("aws", "connection", "aws_default", "", help="S3 access for s3:// sources and Redshift's manifests"),
+    Setting("alerts", "connection", "sparkify_alerts", "", help="where alerts go (http or smtp); unset: only logged"),
+    Setting(
+        "source",
+        "variable",
+        "sparkify_source",
+        "",
+        help="folder or s3://bucket/prefix the DAG reads; local: .local/demo-data",
+    ),
     Setting("source", "param", "source", "", help="a run's own source, over the Variable"),
     Setting(
         "workspace",
@@ -129,7 +147,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lock_timeout", "extra", "lock_timeout", "2min", help="PostgreSQL: how long a task waits for a lock"),
     Setting("statement_timeout", "extra", "statement_timeout", "1h", help="PostgreSQL: longest statement"),
     Setting("work_mem", "extra", "work_mem", "", help="PostgreSQL: memory per sort or hash"),
-    Setting("catchup", "env", "SPARKIFY_CATCHUP", True, _flag, "catch up hourly runs from the start date"),
+    Setting(
+        "catchup",
+        "env",
+        "SPARKIFY_CATCHUP",
+        True,
+        _flag,
+        "catch up hourly runs from the start date; local: false (scripts/env.sh)",
+    ),
     Setting(
         "warehouse_uri",
         "env",
@@ -147,6 +172,10 @@ SETTINGS: tuple[Setting, ...] = (
         "a run not finished this long after it was queued raises a deadline alert; unset: none",
     ),
     Setting("sql_dir", "env", "SPARKIFY_SQL_DIR", "", help="the sql/ folder, when not beside plugins/"),
+    Setting("home", "env", "SPARKIFY_HOME", ".local", help="where the local stack lives (scripts/env.sh)"),
+    Setting(
+        "airflow_port", "env", "SPARKIFY_AIRFLOW_PORT", 8080, _positive_int, "the local Airflow's port (make airflow)"
+    ),
 )
 
 
