@@ -87,6 +87,10 @@ begin
     raise exception using message = message, errcode = code;
 end
 $$;
+create or replace function {SCHEMA}.getdate() returns timestamp language sql volatile as $$
+    -- Redshift's GETDATE(): the current UTC time, to the second
+    select date_trunc('second', clock_timestamp() at time zone 'UTC')
+$$;
 create or replace function {SCHEMA}.pg_last_copy_id() returns integer language sql stable as $$
     select coalesce((select query_id::integer from {SCHEMA}.this_session()), -1)
 $$;
