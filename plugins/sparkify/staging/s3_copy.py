@@ -166,7 +166,8 @@ class S3CopyStager:
             raise ConfigurationError(
                 f"{self.request.table}: {len(todo)} objects need COPY manifests, and no workspace is set. Set "
                 "the Variable sparkify_workspace (or the warehouse connection's extra 'workspace') to an "
-                "s3://bucket/prefix that Airflow can write and Redshift can read; the source is never written"
+                "s3://bucket/prefix that Airflow can write and Redshift can read, in the source bucket's region (make "
+                "redshift-up creates one when dwh.cfg's [S3] WORKSPACE is empty); the source is never written"
             )
         units: list[tuple[str, list[SourceObject], str | None]] = []
         batch = self.request.options.manifest_batch
