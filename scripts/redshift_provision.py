@@ -4,18 +4,20 @@
     python scripts/redshift_provision.py up   [--config config/dwh.cfg] [--env-file .local/redshift.env]
     python scripts/redshift_provision.py down [--config config/dwh.cfg] [--env-file .local/redshift.env]
 
-``up`` creates (or finds) the IAM role Redshift assumes, with the S3 read policy of
-``docs/iam/redshift-s3-read.json``; a security group in the default VPC open on the cluster's port to
-``DWH_INGRESS_CIDR`` only; the provisioned cluster; waits until it is available; then writes the
-Airflow connection ``redshift`` and the Variable ``sparkify_source`` to the env file (mode 0600,
-git-ignored) as ``export`` lines, and beside it ``airflow-policy.json``: docs/iam/airflow-policy.json
-filled in for this cluster, to attach to the role Airflow runs as. ``down`` deletes the cluster (final
-snapshot as configured), waits for it to go, deletes the security group and the role, and removes both
-files. Both are idempotent: each step looks before it acts, so a second run, or ``down`` before ``up``,
-changes nothing and succeeds.
+``up`` creates (or finds) the workspace bucket when ``[S3] WORKSPACE`` is empty (COPY manifests go
+there: ``sparkify-ws-<account>-<region>-<cluster>``, private, its objects expiring after a week); the IAM
+role Redshift assumes, with the S3 read policy of ``docs/iam/redshift-s3-read.json``; a security group in
+the default VPC open on the cluster's port to ``DWH_INGRESS_CIDR`` only; the provisioned cluster; waits
+until it is available; then writes the Airflow connection ``redshift`` and the Variables
+``sparkify_source`` and ``sparkify_workspace`` to the env file (mode 0600, git-ignored) as ``export``
+lines, and beside it ``airflow-policy.json``: docs/iam/airflow-policy.json filled in for this cluster, to
+attach to the role Airflow runs as. ``down`` deletes the cluster (final snapshot as configured), waits for
+it to go, deletes the security group, the role and the workspace bucket it created (with its objects; a
+configured WORKSPACE is never deleted), and removes both files. Both are idempotent: each step looks
+before it acts, so a second run, or ``down`` before ``up``, changes nothing and succeeds.
 
-Everything the script creates is tagged ``sparkify:provisioned-by``; a role, group or cluster of the
-same name without that tag is never changed or deleted (the script stops and says so).
+Everything the script creates is tagged ``sparkify:provisioned-by``; a role, group, cluster or bucket of
+the same name without that tag is never changed or deleted (the script stops and says so).
 
 Credentials come from boto3's chain (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``..., ``~/.aws``, an instance
 role). ``SPARKIFY_AWS_ENDPOINT_URL`` sends every call to an emulator instead of AWS. The master
@@ -25,6 +27,7 @@ password is never printed, logged or put in an exception message.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -42,7 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dwh_config import ConfigError, DwhConfig, load, render_policy
+from dwh_config import ConfigError, DwhConfig, S3Location, load, render_policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,6 +56,8 @@ ENDPOINT_ENV = "SPARKIFY_AWS_ENDPOINT_URL"
 TAG_KEY = "sparkify:provisioned-by"
 TAG_VALUE = "scripts/redshift_provision.py"
 POLICY_NAME = "sparkify-redshift-s3-read"
+WORKSPACE_PREFIX = "manifests/"
+WORKSPACE_EXPIRY_DAYS = 7  # a failed unit's manifest stays for inspection, then goes
 AIRFLOW_POLICY_FILE = "airflow-policy.json"  # written beside the env file
 
 
@@ -85,6 +90,7 @@ class Provisioner:
         self.ec2 = session.client("ec2", endpoint_url=endpoint)
         self.redshift = session.client("redshift", endpoint_url=endpoint)
         self.sts = session.client("sts", endpoint_url=endpoint)
+        self.s3 = session.client("s3", endpoint_url=endpoint)
 
     def account_id(self) -> str:
         return self.sts.get_caller_identity()["Account"]
@@ -149,6 +155,93 @@ class Provisioner:
             )
         self.iam.delete_role(RoleName=name)
         _say(f"IAM role {name}: deleted")
+        return True
+
+    # -- workspace bucket -------------------------------------------------------------------------
+
+    def workspace_bucket(self) -> str:
+        """The bucket ``up`` makes when WORKSPACE is empty: one per account, region and cluster."""
+        name = f"sparkify-ws-{self.account_id()}-{self.config.region}-{self.config.cluster_identifier}"
+        return name[:63].rstrip("-.").lower()
+
+    def _bucket_tags(self, bucket: str) -> list[dict] | None:
+        """The bucket's tags; None when it does not exist. A bucket of another account is not ours."""
+        try:
+            self.s3.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            if _code(error) in ("404", "NoSuchBucket", "NotFound"):
+                return None
+            if _code(error) in ("403", "AccessDenied"):
+                return []
+            raise
+        try:
+            return self.s3.get_bucket_tagging(Bucket=bucket).get("TagSet", [])
+        except ClientError as error:
+            if _code(error) == "NoSuchTagSet":
+                return []
+            raise
+
+    def ensure_workspace(self) -> S3Location:
+        """The workspace bucket for COPY manifests, in the cluster's region (one COPY reads the manifest
+        and the source in one region): private, tagged, objects expiring after a week."""
+        bucket = self.workspace_bucket()
+        tags = self._bucket_tags(bucket)
+        if tags is None:
+            arguments: dict = {"Bucket": bucket}
+            if self.config.region != "us-east-1":
+                arguments["CreateBucketConfiguration"] = {"LocationConstraint": self.config.region}
+            self.s3.create_bucket(**arguments)
+            self.s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": TAG_KEY, "Value": TAG_VALUE}]})
+            _say(f"workspace bucket {bucket}: created in {self.config.region}")
+        elif not _ours(tags):
+            raise ProvisionError(
+                f"bucket {bucket} exists but was not created by this script: set [S3] WORKSPACE to a bucket of yours"
+            )
+        else:
+            _say(f"workspace bucket {bucket}: exists")
+        self.s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        self.s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    {
+                        "ID": "sparkify-manifests-expire",
+                        "Filter": {"Prefix": WORKSPACE_PREFIX},
+                        "Status": "Enabled",
+                        "Expiration": {"Days": WORKSPACE_EXPIRY_DAYS},
+                    }
+                ]
+            },
+        )
+        return S3Location(bucket, WORKSPACE_PREFIX)
+
+    def delete_workspace(self) -> bool:
+        """Delete the workspace bucket ``up`` made, with its objects; False when that name is not ours."""
+        bucket = self.workspace_bucket()
+        tags = self._bucket_tags(bucket)
+        if tags is None:
+            _say(f"workspace bucket {bucket}: absent")
+            return True
+        if not _ours(tags):
+            _say(f"workspace bucket {bucket}: not created by this script, left alone")
+            return False
+        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            doomed = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            if doomed:
+                self.s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+        self.s3.delete_bucket(Bucket=bucket)
+        _say(f"workspace bucket {bucket}: deleted")
         return True
 
     # -- security group ---------------------------------------------------------------------------
@@ -436,6 +529,9 @@ def write_env_file(path: Path, lines: dict[str, str], header: str) -> None:
 def up(config: DwhConfig, env_file: Path, *, timeout: float, poll: float) -> None:
     provisioner = Provisioner(config, timeout=timeout, poll=poll)
     provisioner.check_names()
+    if config.workspace is None:  # stage_songs needs one for its manifests: the script makes it
+        config = dataclasses.replace(config, workspace=provisioner.ensure_workspace())
+        provisioner.config = config
     role_arn = provisioner.ensure_role()
     group_id = provisioner.ensure_security_group()
     cluster = provisioner.ensure_cluster(role_arn, group_id)
@@ -467,11 +563,13 @@ def down(config: DwhConfig, env_file: Path, *, timeout: float, poll: float) -> b
     # the group and the role stay while a cluster that is not ours may still use them
     group_gone = provisioner.delete_security_group() if cluster_gone else False
     role_gone = provisioner.delete_role() if cluster_gone else False
+    # a configured WORKSPACE is the user's own: only the bucket up made is deleted
+    workspace_gone = provisioner.delete_workspace() if cluster_gone and config.workspace is None else True
     for written in (env_file, env_file.with_name(AIRFLOW_POLICY_FILE)):
         if written.exists():
             written.unlink()
             _say(f"{written}: removed")
-    return cluster_gone and group_gone and role_gone
+    return cluster_gone and group_gone and role_gone and workspace_gone
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ databases ``sparkify_test_*`` and ``airflow_test`` of the project's cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,7 +37,7 @@ for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
-from support.moto_server import aws_connection_json, moto_server  # noqa: E402
+from support.moto_server import aws_connection_json, client, moto_server  # noqa: E402
 from support.moto_server import upload_folder as upload_folder  # noqa: E402
 from support.paths import UDACITY_SAMPLE  # noqa: E402
 from support.postgres import SERVER, admin  # noqa: E402
@@ -143,5 +144,25 @@ def redshift_emulator(postgres_server: str, s3_endpoint: str):
     from support.redshift_emulator import start_redshift_emulator
 
     server = urlsplit(postgres_server)
+    ensure_role(s3_endpoint, REDSHIFT_ROLE_NAME)  # COPY's IAM_ROLE must exist, as on AWS
     with start_redshift_emulator(server.hostname, server.port, s3_endpoint) as emulator:
         yield emulator
+
+
+#: the IAM role the tests' COPYs name: arn:aws:iam::123456789012:role/sparkify-redshift-s3 in moto
+REDSHIFT_ROLE_NAME = "sparkify-redshift-s3"
+
+
+def ensure_role(endpoint: str, name: str) -> str:
+    """Create the IAM role ``name`` in moto unless it exists; return its ARN."""
+    iam = client(endpoint, "iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]

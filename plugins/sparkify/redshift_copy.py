@@ -50,7 +50,8 @@ class Credentials:
                 clause += f" session_token {_quote(self.session_token)}"
             return clause
         raise ValueError(
-            "no credentials for Redshift's COPY: set role_arn in the AWS connection's extra, or give it keys"
+            "no credentials for Redshift's COPY: set the extra iam_role on the warehouse connection (or the"
+            " operator's iam_role), or give the AWS connection access keys"
         )
 
     @property

@@ -166,3 +166,72 @@ def test_under_the_quarantine_policy_redshift_skips_bad_records_and_they_are_kep
     assert_star_schema_matches(db, source["folder"], START, END)
     assert any("maxerror 100" in text.lower() for text in on_redshift.statement_texts())
     assert sum(c.rejected for c in on_redshift.copies[copies_before:]) == 1
+
+
+def test_a_duplicate_key_redshift_lets_in_is_caught_by_the_uniqueness_check(dag, on_redshift, source, db) -> None:
+    window = (dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 11, 2, tzinfo=UTC))
+    run_window(dag, *window, source["uri"])
+    with psycopg.connect(on_redshift.dsn(db.info.dbname)) as conn:
+        # primary keys are informational on Redshift: the second row with the same song_id goes in
+        conn.execute("insert into songs select * from songs order by song_id limit 1")
+        duplicated = conn.execute("select song_id from songs group by song_id having count(*) > 1").fetchall()
+    assert len(duplicated) == 1
+
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, *window, source["uri"], only=("run_quality_checks",))
+    assert "songs" in str(error.value) and "song_id" in str(error.value)
+
+
+@pytest.fixture
+def on_serverless(postgres_server, s3_endpoint, warehouse_dsn, aws_connection, source, monkeypatch):
+    """The connection ``redshift`` at an emulated Redshift Serverless workgroup: no STL tables there."""
+    from urllib.parse import urlsplit
+
+    from support.redshift_emulator import start_redshift_emulator
+
+    server = urlsplit(postgres_server)
+    database = warehouse_dsn.rsplit("/", 1)[1]
+    extras = f"iam_role={quote(ROLE, safe='')}&workspace={quote(source['workspace'], safe='')}&redshift-serverless=true"
+    with start_redshift_emulator(server.hostname, server.port, s3_endpoint, serverless=True) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"{emulator.uri(database)}?{extras}")
+        yield emulator
+
+
+def test_on_serverless_a_rejected_record_is_named_from_sys_load_error_detail(
+    dag, on_serverless, source, s3_endpoint, db
+) -> None:
+    upload_a_bad_session_id(source, s3_endpoint)
+    day = (dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 3, tzinfo=UTC))
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, *day, source["uri"], only=("create_tables", "stage_events"))
+    message = str(error.value)
+    assert "2018-11-02-events.json, line 5, field session_id" in message
+    assert "not-a-number" in message  # in SYS_LOAD_ERROR_DETAIL's error_message
+    with psycopg.connect(on_serverless.dsn(db.info.dbname)) as conn, pytest.raises(psycopg.errors.UndefinedTable):
+        conn.execute("select count(*) from stl_load_errors")
+
+
+def test_on_serverless_quarantined_records_keep_object_line_and_text(
+    dag, on_serverless, source, s3_endpoint, db
+) -> None:
+    _, lines = upload_a_bad_session_id(source, s3_endpoint)
+    day = (dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 3, tzinfo=UTC))
+    run_window(dag, *day, source["uri"], only=("create_tables", "stage_events"), bad_records="quarantine")
+    quarantined = rows(db, "select object_key, line_number, field, record from quarantined_records")
+    # the record's text is read back from the object: SYS_LOAD_ERROR_DETAIL keeps no raw line
+    assert quarantined == [(BAD_DAY, 5, "session_id", lines[4].rstrip("\n"))]
+
+
+def test_a_record_that_is_not_json_is_named_without_an_empty_field(dag, on_redshift, source, s3_endpoint, db) -> None:
+    day_file = source["folder"] / BAD_DAY
+    lines = day_file.read_text().splitlines(keepends=True)
+    lines[2] = '{"artist": "broken\n'  # line 3: not JSON, no column to blame
+    day_file.write_text("".join(lines))
+    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/" + BAD_DAY)
+    day = (dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 3, tzinfo=UTC))
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, *day, source["uri"], only=("create_tables", "stage_events"))
+    message = str(error.value)
+    assert "2018-11-02-events.json, line 3: " in message
+    assert "field" not in message.split("line 3", 1)[1].split(";", 1)[0]
+    assert "()" not in message

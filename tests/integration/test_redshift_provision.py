@@ -28,6 +28,8 @@ CLUSTER = "sparkify-test"
 ROLE = "sparkifyTestRedshiftS3"
 GROUP = "sparkify-test-ingress"
 CIDR = "203.0.113.10/32"
+#: the bucket up makes when [S3] WORKSPACE is empty (moto's account is 123456789012)
+WORKSPACE = f"sparkify-ws-123456789012-{REGION}-{CLUSTER}"
 
 
 def write_config(path: Path, **overrides: str) -> Path:
@@ -81,7 +83,7 @@ def aws(aws_endpoint: str) -> dict:
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
-    return {name: session.client(name, endpoint_url=aws_endpoint) for name in ("iam", "ec2", "redshift")}
+    return {name: session.client(name, endpoint_url=aws_endpoint) for name in ("iam", "ec2", "redshift", "s3")}
 
 
 @pytest.fixture
@@ -152,8 +154,22 @@ def test_up_creates_role_group_cluster_and_a_private_connection_file(aws, provis
     assert len(names) == 1
     policy = aws["iam"].get_role_policy(RoleName=ROLE, PolicyName=names[0])["PolicyDocument"]
     grants = {(s["Action"], s["Resource"]) for s in policy["Statement"] if s["Effect"] == "Allow"}
-    # the seed's source is s3://udacity-dend: read it, and nothing else (no workspace configured)
-    assert grants == {("s3:ListBucket", "arn:aws:s3:::udacity-dend"), ("s3:GetObject", "arn:aws:s3:::udacity-dend/*")}
+    # the seed's source is s3://udacity-dend, and no workspace is configured: up made one, Redshift reads both
+    assert grants == {
+        ("s3:ListBucket", "arn:aws:s3:::udacity-dend"),
+        ("s3:GetObject", "arn:aws:s3:::udacity-dend/*"),
+        ("s3:ListBucket", f"arn:aws:s3:::{WORKSPACE}"),
+        ("s3:GetObject", f"arn:aws:s3:::{WORKSPACE}/manifests/*"),
+    }
+    # the workspace bucket: in the cluster's region, private, tagged as the script's, manifests expiring
+    location = aws["s3"].get_bucket_location(Bucket=WORKSPACE)["LocationConstraint"]
+    assert location == REGION
+    blocked = aws["s3"].get_public_access_block(Bucket=WORKSPACE)["PublicAccessBlockConfiguration"]
+    assert all(blocked.values()) and len(blocked) == 4
+    tags = aws["s3"].get_bucket_tagging(Bucket=WORKSPACE)["TagSet"]
+    assert {"Key": "sparkify:provisioned-by", "Value": "scripts/redshift_provision.py"} in tags
+    [rule] = aws["s3"].get_bucket_lifecycle_configuration(Bucket=WORKSPACE)["Rules"]
+    assert (rule["Filter"]["Prefix"], rule["Expiration"]["Days"], rule["Status"]) == ("manifests/", 7, "Enabled")
 
     [cluster] = clusters(aws["redshift"])
     assert cluster["ClusterIdentifier"] == CLUSTER
@@ -172,6 +188,7 @@ def test_up_creates_role_group_cluster_and_a_private_connection_file(aws, provis
     assert (connection.schema, connection.login, connection.password) == ("sparkify", "sparkify_admin", PASSWORD)
     assert connection.extra_dejson == {"iam_role": role["Arn"]}
     assert exported(env_file, "AIRFLOW_VAR_SPARKIFY_SOURCE") == "s3://udacity-dend"
+    assert exported(env_file, "AIRFLOW_VAR_SPARKIFY_WORKSPACE") == f"s3://{WORKSPACE}/manifests"
     assert f"written to {env_file}" in output
 
     # Airflow's own policy, filled in for this account and cluster
@@ -212,6 +229,8 @@ def test_down_removes_everything_and_is_idempotent(aws, provision, tmp_path):
     assert returncode == 0, output
     assert provision("up", config, env_file)[0] == 0
 
+    # a manifest a failed unit left behind goes with the bucket
+    aws["s3"].put_object(Bucket=WORKSPACE, Key="manifests/staging_songs/left.manifest", Body=b"{}")
     returncode, output = provision("down", config, env_file)
     assert returncode == 0, output
     assert PASSWORD not in output
@@ -219,6 +238,7 @@ def test_down_removes_everything_and_is_idempotent(aws, provision, tmp_path):
     with pytest.raises(ClientError, match="NoSuchEntity"):
         aws["iam"].get_role(RoleName=ROLE)
     assert group_of(aws["ec2"]) is None
+    assert WORKSPACE not in {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}
     assert not env_file.exists()
     assert not (env_file.parent / "airflow-policy.json").exists()
     assert aws["redshift"].describe_cluster_snapshots()["Snapshots"] == []  # final snapshot skipped by default
@@ -309,3 +329,29 @@ def test_up_refuses_to_adopt_a_cluster_that_differs_from_the_config(aws, provisi
     assert "DWH_NUM_NODES: cluster has 2, dwh.cfg says 3" in output
     [cluster] = clusters(aws["redshift"])
     assert cluster["NumberOfNodes"] == 2
+
+
+def test_a_configured_workspace_is_used_and_never_created_nor_deleted(aws, provision, tmp_path):
+    aws["s3"].create_bucket(Bucket="my-own-work", CreateBucketConfiguration={"LocationConstraint": REGION})
+    config = write_config(tmp_path / "dwh.cfg")
+    config.write_text(config.read_text() + "WORKSPACE=s3://my-own-work/etl\n")  # [S3] is the last section
+    env_file = tmp_path / "redshift.env"
+    returncode, output = provision("up", config, env_file)
+    assert returncode == 0, output
+    assert exported(env_file, "AIRFLOW_VAR_SPARKIFY_WORKSPACE") == "s3://my-own-work/etl"
+    buckets = {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}
+    assert WORKSPACE not in buckets
+    assert provision("down", config, env_file)[0] == 0
+    assert "my-own-work" in {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}
+
+
+def test_a_workspace_bucket_the_script_did_not_create_is_never_touched(aws, provision, tmp_path):
+    aws["s3"].create_bucket(Bucket=WORKSPACE, CreateBucketConfiguration={"LocationConstraint": REGION})
+    config, env_file = write_config(tmp_path / "dwh.cfg"), tmp_path / "redshift.env"
+    returncode, output = provision("up", config, env_file)
+    assert returncode == 2
+    assert f"bucket {WORKSPACE} exists but was not created by this script" in output
+    assert clusters(aws["redshift"]) == []
+    returncode, output = provision("down", config, env_file)
+    assert returncode == 1 and "left alone" in output
+    assert WORKSPACE in {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}

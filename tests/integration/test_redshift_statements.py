@@ -203,10 +203,10 @@ def test_access_keys_never_leak_into_logs_errors_or_xcom(
     assert "secret_access_key '***'" in str(error.value)
 
 
-@pytest.mark.parametrize("spelling", ["region_name", "region"])
-def test_copy_takes_its_region_from_either_spelling_of_the_aws_extra(
-    redshift, monkeypatch, s3_endpoint, demo_bucket, spelling
+def test_copy_takes_its_region_from_the_bucket_not_from_the_aws_connection(
+    redshift, monkeypatch, s3_endpoint, demo_bucket
 ):
+    # the AWS connection's region is where Airflow's own client goes, not where the bucket is
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
         json.dumps(
@@ -214,9 +214,30 @@ def test_copy_takes_its_region_from_either_spelling_of_the_aws_extra(
                 "conn_type": "aws",
                 "login": "AKIAEXAMPLEKEY",
                 "password": SECRET_KEY,
-                "extra": {"endpoint_url": s3_endpoint, spelling: "eu-west-1"},
+                "extra": {"endpoint_url": s3_endpoint, "region_name": "eu-west-1"},
             }
         ),
     )
     stage_events_operator().execute(WINDOW)
-    assert copies(redshift) and all("\nregion 'eu-west-1'\n" in s for s in copies(redshift))
+    # the demo bucket was created in us-west-2 (tests/support/moto_server.py REGION)
+    assert copies(redshift) and all("\nregion 'us-west-2'\n" in s for s in copies(redshift))
+
+
+def test_a_workspace_bucket_in_another_region_than_the_source_is_refused(
+    redshift, monkeypatch, s3_endpoint, demo_bucket
+):
+    set_aws_connection(monkeypatch, s3_endpoint)
+    far = boto3.client(
+        "s3", endpoint_url=s3_endpoint, aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1"
+    )
+    far.create_bucket(Bucket="sparkify-work-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    songs = stage_redshift.StageToRedshiftOperator(
+        task_id="stage_songs",
+        table="staging_songs",
+        source=demo_bucket,
+        prefix="song_data/",
+        workspace="s3://sparkify-work-eu/etl",
+    )
+    with pytest.raises(AirflowFailException, match="workspace bucket sparkify-work-eu is in eu-west-1"):
+        songs.execute({})
+    assert copies(redshift) == []

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sparkify.identifiers import check_identifier
 from sparkify.operators.model_load import ModelLoadOperator
 from sparkify.quality.gate import gate, key_enforced
+from sparkify.sql_literals import with_literals
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,7 +86,8 @@ class LoadDimensionOperator(ModelLoadOperator):
 
     def _upsert(self, cursor: Any, params: dict | None) -> tuple[int, int]:
         staged = f"{self.table.replace('.', '_')}_upsert"
-        cursor.execute(f"create temp table {staged} as\n{self.sql}", params)
+        # Redshift takes no server-side parameters in CREATE TABLE AS: the window goes in as literals
+        cursor.execute(f"create temp table {staged} as\n{with_literals(self.sql, params)}")
         gate(cursor, self.table, relation=staged)  # the rows this load publishes, checked before commit
         cursor.execute(f"select * from {staged} limit 0")
         columns = ", ".join(d[0] for d in cursor.description)

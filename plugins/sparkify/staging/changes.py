@@ -42,8 +42,10 @@ class ChangedHours:
 
     def before_delete(self, cursor: Any, units: Sequence[str]) -> None:
         """Keep the rows of ``units`` aside before they are deleted (same transaction)."""
+        # Redshift takes server-side parameters in INSERT, not in CREATE TABLE AS: the table is made empty
+        cursor.execute(f"create temp table {_REPLACED} as select * from {self.table} limit 0")
         cursor.execute(
-            f"create temp table {_REPLACED} as select * from {self.table} where _source_key in ({placeholders(units)})",
+            f"insert into {_REPLACED} select * from {self.table} where _source_key in ({placeholders(units)})",
             tuple(units),
         )
         self._units = tuple(units)

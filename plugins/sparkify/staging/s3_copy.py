@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.log import mask_secret
+from botocore.exceptions import ClientError
 
 from sparkify.errors import ConfigurationError, about
 from sparkify.json_copy import StagingDataError
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
 
 _UNIT_TABLE = "stage_unit"
+# What a COPY rejected, on a provisioned cluster: STL_LOAD_ERRORS, by the session's last COPY
 _LOAD_ERRORS = (
     "select filename, line_number, colname, type, raw_field_value, err_reason"
     " from stl_load_errors where query = pg_last_copy_id() order by line_number limit 5"
@@ -43,6 +45,19 @@ _SKIPPED_RECORDS = (
     "select filename, line_number, colname, err_reason, raw_line"
     " from stl_load_errors where query = pg_last_copy_id() order by filename, line_number"
 )
+# On Redshift Serverless the STL tables hold nothing: SYS_LOAD_ERROR_DETAIL is the view there. It has no
+# raw_line nor raw_field_value (error_message carries the value), and its query_id is not assumed to be
+# pg_last_copy_id(): rows are this session's (session_id is the backend's pid) since the COPY began,
+# by the server's own clock (GETDATE() just before the COPY). Each unit has a session of its own.
+_SERVERLESS_LOAD_ERRORS = (
+    "select file_name, line_number, column_name, column_type, null, error_message from sys_load_error_detail"
+    " where session_id = pg_backend_pid() and start_time >= %s order by line_number limit 5"
+)
+_SERVERLESS_SKIPPED_RECORDS = (
+    "select file_name, line_number, column_name, error_message, null from sys_load_error_detail"
+    " where session_id = pg_backend_pid() and start_time >= %s order by file_name, line_number"
+)
+_RECORD_CHARS = 4000
 
 
 class S3CopyStager:
@@ -86,16 +101,42 @@ class S3CopyStager:
             self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
 
-    def _quarantine_skipped(self, cursor: Any, objects: list[SourceObject]) -> None:
+    @property
+    def serverless(self) -> bool:
+        """Whether the warehouse is Redshift Serverless (no STL tables): the warehouse class says."""
+        return bool(getattr(self.warehouse, "serverless", False))
+
+    def _load_errors(self, cursor: Any, began: Any, *, skipped: bool) -> list[tuple]:
+        """The load errors of the unit's COPY, from the system table the warehouse has."""
+        if self.serverless:
+            cursor.execute(_SERVERLESS_SKIPPED_RECORDS if skipped else _SERVERLESS_LOAD_ERRORS, (began,))
+        else:
+            cursor.execute(_SKIPPED_RECORDS if skipped else _LOAD_ERRORS)
+        return cursor.fetchall()
+
+    def _record_text(self, uri: str, line: int, texts: dict[str, list[str]]) -> str:
+        """Line ``line`` of the object ``uri``, read from S3 (SYS_LOAD_ERROR_DETAIL keeps no raw line)."""
+        if uri not in texts:
+            parsed = urlparse(uri)
+            try:
+                body = self.s3.read_key(key=parsed.path.lstrip("/"), bucket_name=parsed.netloc)
+            except Exception:  # the record's text is a help, never a reason to fail the load
+                body = ""
+            texts[uri] = body.splitlines()
+        lines = texts[uri]
+        return lines[line - 1][:_RECORD_CHARS] if 0 < line <= len(lines) else ""
+
+    def _quarantine_skipped(self, cursor: Any, objects: list[SourceObject], began: Any) -> None:
         """Write the records the COPY just skipped to the quarantine, in the unit's transaction."""
         key_of = {self.source.locate(o.key): o.key for o in objects}
-        cursor.execute(_SKIPPED_RECORDS)
-        for filename, line, column, reason, raw in cursor.fetchall():
+        texts: dict[str, list[str]] = {}
+        for filename, line, column, reason, raw in self._load_errors(cursor, began, skipped=True):
             uri = str(filename).strip()
             key = key_of.get(uri, uri)
             reject = self.quarantine.rejecter(key, uri)
             assert reject is not None  # only called under the quarantine policy
-            reject(int(line), str(column).strip() or None, str(reason).strip(), str(raw or "").strip())
+            record = str(raw or "").strip() if raw is not None else self._record_text(uri, int(line), texts)
+            reject(int(line), str(column or "").strip() or None, str(reason).strip(), record)
         self.counts["records_quarantined"] += self.quarantine.write(cursor, list(self.quarantine.pending))
 
     # -- planning --------------------------------------------------------------------------------------
@@ -125,7 +166,8 @@ class S3CopyStager:
             raise ConfigurationError(
                 f"{self.request.table}: {len(todo)} objects need COPY manifests, and no workspace is set. Set "
                 "the Variable sparkify_workspace (or the warehouse connection's extra 'workspace') to an "
-                "s3://bucket/prefix that Airflow can write and Redshift can read; the source is never written"
+                "s3://bucket/prefix that Airflow can write and Redshift can read, in the source bucket's region (make "
+                "redshift-up creates one when dwh.cfg's [S3] WORKSPACE is empty); the source is never written"
             )
         units: list[tuple[str, list[SourceObject], str | None]] = []
         batch = self.request.options.manifest_batch
@@ -148,19 +190,45 @@ class S3CopyStager:
         parsed = urlparse(uri)
         self.s3.delete_objects(bucket=parsed.netloc, keys=[parsed.path.lstrip("/")])
 
+    def bucket_region(self, bucket: str) -> str | None:
+        """The region S3 says ``bucket`` is in: GetBucketLocation, else the ``x-amz-bucket-region`` header
+        HeadBucket answers with (even when denied, as for a public bucket of another account); None when
+        neither tells."""
+        client = self.s3.get_conn()
+        try:
+            location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+            return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+        except ClientError:
+            pass
+        try:
+            answer = client.head_bucket(Bucket=bucket)["ResponseMetadata"]
+        except ClientError as error:
+            answer = error.response.get("ResponseMetadata", {})
+        return answer.get("HTTPHeaders", {}).get("x-amz-bucket-region") or None
+
+    def copy_region(self, manifest_bucket: str | None = None) -> str | None:
+        """The REGION of the COPY: the source bucket's own region, which Redshift must read it in (a COPY
+        without REGION reads the cluster's region; the AWS connection's region says nothing about the
+        bucket). A workspace bucket for manifests must be in the same region. None: S3 did not tell, and
+        the COPY names no region (Redshift then assumes its own)."""
+        region = self.bucket_region(self.source.bucket)
+        if manifest_bucket and manifest_bucket != self.source.bucket:
+            workspace_region = self.bucket_region(manifest_bucket)
+            if region and workspace_region and workspace_region != region:
+                raise ConfigurationError(
+                    f"{self.request.table}: the workspace bucket {manifest_bucket} is in {workspace_region}, the "
+                    f"source bucket {self.source.bucket} in {region}: one COPY reads both, in one region. Use a "
+                    f"workspace bucket in {region}"
+                )
+        return region
+
     def _credentials(self) -> tuple[Credentials, str | None]:
         """Redshift's way into S3: the IAM role (operator argument, or the warehouse connection's extra
-        ``iam_role``), else the AWS connection's keys. The region: the AWS connection's ``region_name``
-        (or ``region``), or the warehouse connection's ``region``."""
+        ``iam_role``), else the AWS connection's keys. The region: the source bucket's (:meth:`copy_region`)."""
         options = self.request.options
         hook = self.s3
-        aws_extra = hook.get_connection(options.aws_conn_id).extra_dejson if options.aws_conn_id else {}
-        region = (
-            aws_extra.get("region_name")
-            or aws_extra.get("region")
-            or self.warehouse.extra.get("region")
-            or self.warehouse.extra.get("region_name")
-        )
+        workspace = urlparse((options.workspace or "").strip()).netloc or None
+        region = self.copy_region(workspace)
         role = options.iam_role or self.warehouse.extra.get("iam_role")
         if role:
             return Credentials(iam_role=role), region
@@ -184,18 +252,18 @@ class S3CopyStager:
         table = self.request.table
         copy_from = manifest_uri or self.source.locate(unit)
 
+        began = None  # when the COPY began, on Serverless
+
         def explain(cursor: Any, error: BaseException) -> None:
             """Called after the rollback, on the same session: name what Redshift rejected."""
             message = redact(str(error), credentials.secrets)
             try:
-                cursor.execute(_LOAD_ERRORS)
-                rejected = cursor.fetchall()
+                rejected = self._load_errors(cursor, began, skipped=False)
             except Exception:  # the session itself is gone: report the original error
                 rejected = []
             if rejected:
                 listing = "; ".join(
-                    f"{file.strip()}, line {line}, field {column.strip()} ({kind.strip()}): {reason.strip()}"
-                    f" (value {str(value).strip()!r})"
+                    f"{str(file).strip()}, line {line}{_field(column, kind)}: {str(reason).strip()}{_value(value)}"
                     for file, line, column, kind, value, reason in rejected
                 )
                 raise StagingDataError(f"{table}: COPY from {copy_from} rejected {listing}") from None
@@ -211,7 +279,9 @@ class S3CopyStager:
             cursor.execute(f"create temp table {_UNIT_TABLE} as select {column_list} from {table} limit 0")
             options = tuple(self.request.options.copy_options)
             policy = self.quarantine.policy
-            if policy.quarantines:  # Redshift skips up to MAXERROR bad records and lists them in stl_load_errors
+            if policy.quarantines:  # Redshift skips up to MAXERROR bad records and lists them as load errors
+                # in place of the options' own MAXERROR: Redshift refuses an option given twice
+                options = tuple(o for o in options if o.split(maxsplit=1)[:1] not in (["maxerror"], ["MAXERROR"]))
                 options += (f"maxerror {max(policy.max_bad_records - self.quarantine.count, 0)}",)
             statement = copy_statement(
                 table=_UNIT_TABLE,
@@ -224,9 +294,12 @@ class S3CopyStager:
                 options=options,
             )
             self.request.log.info("Running %s", redact(statement))
+            if self.serverless:  # the server's clock, for SYS_LOAD_ERROR_DETAIL's start_time
+                cursor.execute("select getdate()")
+                began = cursor.fetchone()[0]
             cursor.execute(statement)
             if policy.quarantines:
-                self._quarantine_skipped(cursor, objects)
+                self._quarantine_skipped(cursor, objects, began)
             cursor.execute(
                 f"insert into {table} ({column_list}, _source_key) select {column_list}, %s from {_UNIT_TABLE}",
                 (unit,),
@@ -236,3 +309,16 @@ class S3CopyStager:
             # a manifest's rows cannot be told apart by object: only the unit's total is known
             self.ledger.record(cursor, [(o, None if manifest_uri else rows, unit) for o in objects])
         return rows
+
+
+def _field(column: str | None, kind: str | None) -> str:
+    """``, field name (type)`` for a rejection Redshift tied to a column; nothing for a whole record's."""
+    name, type_name = str(column or "").strip(), str(kind or "").strip()
+    if not name:
+        return ""
+    return f", field {name} ({type_name})" if type_name else f", field {name}"
+
+
+def _value(value: str | None) -> str:
+    text = str(value or "").strip()
+    return f" (value {text!r})" if text else ""

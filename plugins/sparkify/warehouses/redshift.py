@@ -1,7 +1,9 @@
 """Amazon Redshift as the warehouse: production.
 
 Redshift reads S3 itself, so staging sends one server-side ``COPY`` per load unit
-(:mod:`sparkify.staging.s3_copy`) and reads ``stl_load_errors`` to name what a failed load rejected.
+(:mod:`sparkify.staging.s3_copy`) and reads the load-error system table to name what a failed load
+rejected: ``stl_load_errors`` on a provisioned cluster, ``sys_load_error_detail`` on Redshift Serverless,
+whose STL tables hold nothing (:attr:`RedshiftWarehouse.serverless` says which).
 Its DDL adds distribution and sort keys (``sql/macros/redshift.sql``).
 """
 
@@ -32,6 +34,18 @@ class RedshiftWarehouse(Warehouse):
     def claims(cls, connection: Any) -> bool:
         host = (connection.host or "").lower()
         return connection.conn_type == "redshift" or ".redshift." in host or ".redshift-serverless." in host
+
+    @property
+    def serverless(self) -> bool:
+        """A Serverless workgroup: its endpoint ``<workgroup>.<account>.<region>.redshift-serverless.amazonaws.com``,
+        or, behind another host name (a proxy, a tunnel), the connection's extra ``redshift-serverless`` or
+        ``workgroup-name`` (the amazon provider's own extras for a workgroup)."""
+        host = (self.connection.host or "").lower()
+        return (
+            ".redshift-serverless." in host
+            or _truthy(self.extra.get("redshift-serverless"))
+            or bool(self.extra.get("workgroup-name"))
+        )
 
     def session_settings(self) -> list[str]:
         # Redshift has no lock_timeout; its WLM query timeouts also apply
@@ -68,3 +82,9 @@ class RedshiftWarehouse(Warehouse):
         # tables that changed less than analyze_threshold_percent, so an hourly run pays little
         if changed_rows != 0:
             cursor.execute(f"analyze {table}")
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

@@ -4,7 +4,8 @@ A wire-protocol proxy: any client (psycopg in-process, ``airflow dags test`` in 
 workers) that connects to ``redshift://<any user>:<any password>@127.0.0.1:<port>/<database>`` talks
 to the upstream PostgreSQL as Redshift, through its SQL: Redshift-only DDL is translated with sqlglot,
 ``COPY ... FROM 's3://...'`` loads from the S3 emulator with Redshift's JSON rules, load errors land in
-``stl_load_errors`` and ``sys_load_error_detail``, and ``pg_last_copy_id()`` names the last COPY.
+``stl_load_errors`` and ``sys_load_error_detail`` (the latter only, on a Serverless endpoint), and
+``pg_last_copy_id()`` names the last COPY. Statements Redshift would refuse fail as there (README.md).
 
     with start_redshift_emulator("127.0.0.1", 55432, "http://127.0.0.1:5000") as redshift:
         uri = redshift.uri("sparkify_test_1")  # redshift://IAM%3Aawsuser:emulated@127.0.0.1:PORT/...
@@ -12,7 +13,7 @@ to the upstream PostgreSQL as Redshift, through its SQL: Redshift-only DDL is tr
         redshift.statement_texts()  # every statement received, as sent
         redshift.copies  # one CopyRecord per COPY from S3: objects read, rows, rejects
 
-The README (Tests, "The Redshift emulator") says what it can and cannot stand in for.
+README.md, next to this file, says what it checks and what it cannot prove.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def start_redshift_emulator(
     aws_keys: tuple[str, str] = ("testing", "testing"),
     require_password: bool = True,
     work_dir: Path | None = None,
+    region: str = "us-west-2",
+    serverless: bool = False,
 ) -> Iterator[Emulator]:
     """Start the emulator in front of a PostgreSQL that trusts ``upstream_user``; stop it on exit.
 
@@ -47,6 +50,10 @@ def start_redshift_emulator(
     :param require_password: ask every client for a password, as Redshift does (any is accepted).
     :param work_dir: where COPY writes the CSV files PostgreSQL reads (a temporary directory by default);
         it must be readable by the server's operating-system user.
+    :param region: the cluster's region: a COPY without ``REGION`` reads buckets there, and every bucket a
+        COPY reads must be in its region.
+    :param serverless: play a Redshift Serverless workgroup: no STL tables (``stl_load_errors``), load
+        errors in ``sys_load_error_detail`` only.
     """
     emulator = Emulator(
         upstream_host=upstream_host,
@@ -56,6 +63,8 @@ def start_redshift_emulator(
         aws_keys=aws_keys,
         require_password=require_password,
         work_dir=work_dir,
+        region=region,
+        serverless=serverless,
     ).start()
     try:
         yield emulator

@@ -10,8 +10,10 @@ writes the good rows as CSV for PostgreSQL's own server-side ``COPY ... FROM '/f
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlglot import exp
 
+from .aws_checks import check_region
 from .json_rules import Column, CopyError, LoadError, Options, convert_row, extract, jsonpaths_from_document, records
 
 if TYPE_CHECKING:
@@ -148,10 +151,12 @@ _SETTERS = {
 
 def _read_options(spec: CopySpec, words: list[tuple[str, bool]]) -> None:
     index = 0
+    seen: set[str] = set()
     while index < len(words):
         word = words[index][0]
         key = word.upper()
         index += 1
+        _once(seen, key)
         if key == "FORMAT":
             if index < len(words) and words[index][0].upper() == "AS":
                 index += 1
@@ -171,6 +176,13 @@ def _read_options(spec: CopySpec, words: list[tuple[str, bool]]) -> None:
                 spec.maxerror = int(value)
         else:
             raise CopyError(f"the emulator does not know the COPY option {word!r}")
+
+
+def _once(seen: set[str], key: str) -> None:
+    """Redshift refuses an option given twice (MAXERROR 0 ... MAXERROR 5), as PostgreSQL does."""
+    if key in seen and key != "FORMAT":  # FORMAT AS JSON: FORMAT and JSON are one option
+        raise CopyError(f"conflicting or redundant options: {key} is given more than once")
+    seen.add(key)
 
 
 def _flag(spec: CopySpec, key: str) -> None:
@@ -228,23 +240,35 @@ def _split_s3(uri: str) -> tuple[str, str]:
 class S3Reader:
     """The emulator's S3 client for one COPY: the statement's keys if it gave any, else the harness's."""
 
-    def __init__(self, endpoint: str, spec: CopySpec, default_keys: tuple[str, str]) -> None:
+    def __init__(
+        self, endpoint: str, spec: CopySpec, default_keys: tuple[str, str], cluster_region: str | None = None
+    ) -> None:
+        #: the region the COPY reads from: its REGION option, else the cluster's; every bucket must be there
+        self.region = spec.region or cluster_region
+        self._checked: set[str] = set()
         self.client = boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint,
-            region_name=spec.region or "us-east-1",
+            region_name=self.region or "us-east-1",
             aws_access_key_id=spec.access_key or default_keys[0],
             aws_secret_access_key=spec.secret_key or default_keys[1],
             aws_session_token=spec.session_token,
         )
 
+    def _check(self, bucket: str) -> None:
+        if self.region and bucket not in self._checked:
+            check_region(self.client, bucket, self.region)
+            self._checked.add(bucket)
+
     def read(self, uri: str) -> bytes:
         bucket, key = _split_s3(uri)
+        self._check(bucket)
         return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def under_prefix(self, uri: str) -> list[str]:
         """Every object whose key starts with the prefix, as Redshift reads a prefix."""
         bucket, prefix = _split_s3(uri)
+        self._check(bucket)
         found = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             found += [f"s3://{bucket}/{item['Key']}" for item in page.get("Contents", [])]
@@ -304,7 +328,38 @@ def _decode(spec: CopySpec, body: bytes) -> str:
         body = gzip.decompress(body)
     elif spec.compression == "BZIP2":
         body = bz2.decompress(body)
-    return body.decode("utf-8", errors="replace")
+    return body.decode("utf-8", errors=_invalid_utf8_handler(spec))
+
+
+# Bytes that are not UTF-8 are kept as lone surrogates (U+DC80..U+DCFF) until a record is judged:
+# without ACCEPTINVCHARS the record fails (error 1220), with it each such byte becomes its replacement
+_INVALID_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _invalid_utf8_handler(spec: CopySpec) -> str:
+    accept = spec.options.get("ACCEPTINVCHARS")
+    if accept is None:
+        return "surrogateescape"
+    replacement = accept if isinstance(accept, str) and accept else "?"
+    name = f"redshift-acceptinvchars-{ord(replacement[0])}"
+    try:
+        codecs.lookup_error(name)
+    except LookupError:
+        codecs.register_error(name, lambda error: (replacement[0] * (error.end - error.start), error.end))
+    return name
+
+
+def invalid_utf8(raw_line: str) -> LoadError | None:
+    """Redshift's error 1220 for a record holding bytes that are not UTF-8 (without ACCEPTINVCHARS)."""
+    found = _INVALID_BYTE.search(raw_line)
+    if found is None:
+        return None
+    hex_bytes = f"{ord(found.group()) - 0xDC00:02x}"
+    return LoadError(
+        1220,
+        f"String contains invalid or unsupported UTF8 codepoints. Bad UTF8 hex sequence: {hex_bytes} (error 3)",
+        raw_value=hex_bytes,
+    )
 
 
 def options_for(spec: CopySpec, reader: S3Reader, column_count: int) -> Options:
@@ -340,6 +395,7 @@ def run_copy(
     endpoint: str,
     default_keys: tuple[str, str],
     csv_path: Path,
+    cluster_region: str | None = None,
 ) -> CopyResult:
     """Load every record of the COPY's objects into ``csv_path``; the rejects say why the rest failed.
 
@@ -347,7 +403,8 @@ def run_copy(
     NULL without a default fails every record, as Redshift's COPY does.
     """
     try:
-        return _run_copy(spec, columns, table_columns, S3Reader(endpoint, spec, default_keys), csv_path)
+        reader = S3Reader(endpoint, spec, default_keys, cluster_region)
+        return _run_copy(spec, columns, table_columns, reader, csv_path)
     except (BotoCoreError, ClientError) as error:
         raise CopyError(f"S3ServiceException:{error}") from None
 
@@ -368,6 +425,9 @@ def _run_copy(
             text = _decode(spec, body)
             for record in records(text):
                 try:
+                    bad_bytes = invalid_utf8(record.raw_line)
+                    if bad_bytes is not None:
+                        raise bad_bytes
                     if record.invalid:
                         raise LoadError(1216, record.invalid)
                     if unfilled:

@@ -31,10 +31,11 @@ from typing import Any
 from sqlglot import exp
 
 from . import protocol
+from .aws_checks import check_role
 from .copy_from_s3 import CopyError, CopySpec, copy_spec, run_copy
 from .json_rules import Column
-from .system_tables import SystemTables
-from .translate import translate
+from .system_tables import SCHEMA, SystemTables
+from .translate import RedshiftError, translate
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +93,19 @@ class Emulator:
         aws_keys: tuple[str, str] = ("testing", "testing"),
         require_password: bool = True,
         work_dir: Path | None = None,
+        region: str = "us-west-2",
+        serverless: bool = False,
     ) -> None:
         self.upstream = (upstream_host, upstream_port)
+        #: the cluster's region: a COPY without REGION reads buckets there
+        self.region = region
+        #: a Serverless workgroup: no STL tables, load errors in sys_load_error_detail only
+        self.serverless = serverless
         self.upstream_user = upstream_user
         self.s3_endpoint = s3_endpoint
         self.aws_keys = aws_keys
         self.require_password = require_password
-        self.system = SystemTables(upstream_host, upstream_port, upstream_user)
+        self.system = SystemTables(upstream_host, upstream_port, upstream_user, serverless=serverless)
         self.statements: list[ReceivedStatement] = []
         self.copies: list[CopyRecord] = []
         #: (user, database) of every session, as the client logged in
@@ -355,7 +362,7 @@ class Session:
     def _rewrite(self, sql: str, via: str, flush: bytearray) -> str | None:
         """The SQL PostgreSQL should run instead of ``sql``, or None to send it untouched."""
         pieces = translate(sql)
-        changed = any(p.replacement is not None or p.copy is not None for p in pieces)
+        changed = any(p.replacement is not None or p.copy is not None or p.error is not None for p in pieces)
         self.emulator._record(ReceivedStatement(self.id, via, sql, changed))
         if not changed:
             return None
@@ -366,7 +373,9 @@ class Session:
             flush.clear()
         texts = []
         for piece in pieces:
-            if piece.copy is not None:
+            if piece.error is not None:
+                texts.append(self._refuse(piece.error))
+            elif piece.copy is not None:
                 texts.append(self._safe_copy(piece.copy))
             else:
                 texts.append(piece.replacement or piece.original.rstrip().rstrip(";"))
@@ -408,8 +417,16 @@ class Session:
         with self.emulator.system.connect(self.database) as conn:
             record.query_id = self.emulator.system.next_query_id(conn)
             try:
+                if spec.iam_role:
+                    check_role(self.emulator.s3_endpoint, self.emulator.aws_keys, spec.iam_role, self.emulator.region)
                 result = run_copy(
-                    spec, columns, table_columns, self.emulator.s3_endpoint, self.emulator.aws_keys, csv_path
+                    spec,
+                    columns,
+                    table_columns,
+                    self.emulator.s3_endpoint,
+                    self.emulator.aws_keys,
+                    csv_path,
+                    cluster_region=self.emulator.region,
                 )
             except CopyError as error:
                 self.emulator.system.record_copy(conn, **self._copy_facts(record, info, start), rows=0, rejected=[])
@@ -444,6 +461,20 @@ class Session:
             files=[exp.Literal.string(str(csv_path))],
             params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("csv"))],
         ).sql(dialect="postgres")
+
+    def _refuse(self, error: RedshiftError) -> str:
+        """A statement failing as Redshift refuses the client's. One with ``$n`` parameters still takes
+        them (the client's Bind sends them), through the emulator's own raising function."""
+        if not error.parameters:
+            return self._raise(error.message, sqlstate=error.sqlstate)
+        with self._owners_lock:
+            self._raised.add(error.message)
+        values = ", ".join(f"${n}::text" for n in range(1, error.parameters + 1))
+
+        def literal(text: str) -> str:
+            return "'" + text.replace("'", "''") + "'"
+
+        return f"select {SCHEMA}.emulator_raise({literal(error.message)}, {literal(error.sqlstate)}, array[{values}])"
 
     def _raise(self, message: str, detail: str | None = None, sqlstate: str = "XX000") -> str:
         """A statement failing with this error; the relay strips PL/pgSQL's context line from it."""

@@ -1,6 +1,7 @@
 """Redshift's load-error system tables and COPY functions, as real objects of the upstream database.
 
-``stl_load_errors`` and ``sys_load_error_detail`` carry the columns AWS documents for them; the
+``stl_load_errors`` and ``sys_load_error_detail`` carry the columns AWS documents for them (a
+Serverless endpoint has no ``stl_load_errors``: STL tables hold nothing there); the
 harness writes them on its own autocommit connection, so, as on Redshift, a row outlives the
 transaction whose COPY failed. ``pg_last_copy_id()`` and ``pg_last_copy_count()`` read the last COPY
 of the calling session (keyed by backend pid, which is Redshift's session id too) from a table the
@@ -25,10 +26,10 @@ if TYPE_CHECKING:
 
 SCHEMA = "redshift_system"
 
-_DDL = f"""
+_DDL_TEMPLATE = f"""
 create schema if not exists {SCHEMA};
 create sequence if not exists {SCHEMA}.query_ids start with 1000;
-create table if not exists {SCHEMA}.stl_load_errors (
+{{stl}}create table if not exists {SCHEMA}.stl_load_errors (
     userid integer,
     slice integer,
     tbl integer,
@@ -48,7 +49,7 @@ create table if not exists {SCHEMA}.stl_load_errors (
     is_partial integer,
     start_offset bigint,
     copy_job_id bigint
-);
+);{{end_stl}}
 create table if not exists {SCHEMA}.sys_load_error_detail (
     user_id integer,
     query_id bigint,
@@ -79,6 +80,17 @@ language sql stable as $$
     join pg_stat_activity as a on a.pid = c.pid and a.backend_start = c.backend_start
     where c.pid = pg_backend_pid()
 $$;
+create or replace function {SCHEMA}.emulator_raise(message text, code text, parameters text[])
+returns void language plpgsql as $$
+begin
+    -- a statement Redshift refuses, which still takes the parameters the client binds
+    raise exception using message = message, errcode = code;
+end
+$$;
+create or replace function {SCHEMA}.getdate() returns timestamp language sql volatile as $$
+    -- Redshift's GETDATE(): the current UTC time, to the second
+    select date_trunc('second', clock_timestamp() at time zone 'UTC')
+$$;
 create or replace function {SCHEMA}.pg_last_copy_id() returns integer language sql stable as $$
     select coalesce((select query_id::integer from {SCHEMA}.this_session()), -1)
 $$;
@@ -88,11 +100,21 @@ $$;
 """
 
 
+def _ddl(serverless: bool) -> str:
+    """The objects to create: without the STL table on a Serverless endpoint."""
+    text = _DDL_TEMPLATE
+    if serverless:
+        text = text[: text.index("{stl}")] + text[text.index("{end_stl}") + len("{end_stl}") :]
+    return text.replace("{stl}", "").replace("{end_stl}", "")
+
+
 class SystemTables:
     """The harness's own connections to each database it serves, one at a time per database."""
 
-    def __init__(self, host: str, port: int, user: str) -> None:
+    def __init__(self, host: str, port: int, user: str, *, serverless: bool = False) -> None:
         self.host, self.port, self.user = host, port, user
+        #: Redshift Serverless has no STL tables: neither is stl_load_errors created nor written
+        self.serverless = serverless
         self._installed: set[str] = set()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -113,7 +135,7 @@ class SystemTables:
                 return
             with self.connect(database) as conn:
                 conn.execute("select pg_advisory_lock(hashtext('redshift_emulator install'))")
-                conn.execute(_DDL)
+                conn.execute(_ddl(self.serverless))
                 path = conn.execute("select setting from pg_settings where name = 'search_path'").fetchone()[0]
                 if SCHEMA not in path:
                     conn.execute(
@@ -151,29 +173,8 @@ class SystemTables:
         for reject in rejected:
             error, column = reject.error, reject.error.column
             length = str(column.char_length) if column is not None and column.char_length is not None else ""
-            # Redshift replaces each multi-byte character of raw_line with a period
-            raw_line = "".join(c if ord(c) < 128 else "." for c in reject.raw_line)[:1024]
-            conn.execute(
-                f"insert into {SCHEMA}.stl_load_errors (userid, slice, tbl, starttime, session, query, filename,"
-                " line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code,"
-                " err_reason, is_partial, start_offset, copy_job_id)"
-                " values (100, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s, 0, 0, 0)",
-                (
-                    table_oid,
-                    start_time,
-                    pid,
-                    query_id,
-                    reject.file[:256],
-                    reject.line_number,
-                    column.name[:127] if column else "",
-                    column.redshift_type if column else "",
-                    length,
-                    raw_line,
-                    error.raw_value[:1024],
-                    error.code,
-                    error.reason[:100],
-                ),
-            )
+            if not self.serverless:
+                self._stl_row(conn, reject, pid=pid, query_id=query_id, table_oid=table_oid, start_time=start_time)
             conn.execute(
                 f"insert into {SCHEMA}.sys_load_error_detail (user_id, query_id, transaction_id, session_id,"
                 " database_name, table_id, start_time, file_name, line_number, column_name, column_type,"
@@ -195,6 +196,42 @@ class SystemTables:
                     _message(reject)[:512],
                 ),
             )
+
+    def _stl_row(
+        self,
+        conn: psycopg.Connection,
+        reject: RejectedRecord,
+        *,
+        pid: int,
+        query_id: int,
+        table_oid: int | None,
+        start_time: dt.datetime,
+    ) -> None:
+        error, column = reject.error, reject.error.column
+        length = str(column.char_length) if column is not None and column.char_length is not None else ""
+        # Redshift replaces each multi-byte character of raw_line with a period
+        raw_line = "".join(c if ord(c) < 128 else "." for c in reject.raw_line)[:1024]
+        conn.execute(
+            f"insert into {SCHEMA}.stl_load_errors (userid, slice, tbl, starttime, session, query, filename,"
+            " line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code,"
+            " err_reason, is_partial, start_offset, copy_job_id)"
+            " values (100, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s, 0, 0, 0)",
+            (
+                table_oid,
+                start_time,
+                pid,
+                query_id,
+                reject.file[:256],
+                reject.line_number,
+                column.name[:127] if column else "",
+                column.redshift_type if column else "",
+                length,
+                raw_line,
+                error.raw_value[:1024],
+                error.code,
+                error.reason[:100],
+            ),
+        )
 
 
 def _message(reject: RejectedRecord) -> str:
