@@ -4,8 +4,9 @@ The statement arrives parsed (sqlglot's ``exp.Copy``): :func:`copy_spec` reads t
 source, credentials and options from the tree. :func:`run_copy` then lists or reads the named objects
 through the S3 API (a prefix loads every object whose key starts with it, as Redshift's does:
 ``…/2018-11-05-events.json`` also loads ``…/2018-11-05-events.json.late``; a MANIFEST names them, a
-``mandatory`` entry that is missing fails the load), decompresses them under GZIP or BZIP2, applies :mod:`json_rules` to every record, and
-writes the good rows as CSV for PostgreSQL's own server-side ``COPY ... FROM '/file'``.
+``mandatory`` entry that is missing fails the load), decompresses them under GZIP or BZIP2, applies
+:mod:`json_rules` to every record, and writes the good rows as CSV for PostgreSQL's own server-side
+``COPY ... FROM '/file'``.
 """
 
 from __future__ import annotations
