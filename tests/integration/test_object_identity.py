@@ -252,3 +252,61 @@ def test_the_fixture_holds_what_the_tests_say(bucket) -> None:
     folder = bucket["folder"]
     assert (folder / GZ).read_bytes()[:2] == b"\x1f\x8b" and (folder / GZ_AS_JSON).read_bytes()[:2] == b"\x1f\x8b"
     assert len((folder / LATE).read_text().splitlines()) == 3
+
+
+@pytest.mark.usefixtures("aws_connection")
+def test_a_bad_record_in_a_gzip_object_is_named_by_object_line_and_field_on_both_targets(
+    dag, db, warehouse_dsn, redshift_emulator, bucket, s3_endpoint, monkeypatch
+) -> None:
+    lines = gzip.decompress((bucket["folder"] / GZ).read_bytes()).decode().splitlines(keepends=True)
+    record = json.loads(lines[2])
+    record["sessionId"] = "not-a-number"
+    lines[2] = json.dumps(record) + "\n"
+    upload(s3_endpoint, bucket, GZ, gzip.compress("".join(lines).encode()))
+    postgres, redshift = run_both(
+        dag, db, warehouse_dsn, redshift_emulator, bucket, monkeypatch, expect=[f"{bucket['uri']}/{GZ}", "line 3"]
+    )
+    assert postgres == redshift
+    expected = expected_per_object(bucket["folder"])
+    assert postgres == {key: n for key, n in expected.items() if key < GZ}, "what came before stays, whole"
+
+
+def test_song_files_may_be_gzip_by_name_or_by_bytes_on_both_targets(
+    aws_connection, db, warehouse_dsn, redshift_emulator, bucket, s3_endpoint, monkeypatch
+) -> None:
+    from sparkify.operators import CreateTablesOperator, StageToRedshiftOperator
+
+    folder = bucket["folder"]
+    songs = sorted((folder / "song_data").rglob("*.json"))
+    # what the plain files say, read before any is compressed
+    expected = sorted((s["song_id"], s["title"], s["artist_id"], s["year"]) for s in oracle.songs(folder))
+    s3 = client(s3_endpoint)
+    for path in songs[:3]:  # gzip named so, in place of the plain file
+        key = f"raw/{path.relative_to(folder).as_posix()}"
+        s3.delete_object(Bucket=bucket["name"], Key=key)
+        s3.put_object(Bucket=bucket["name"], Key=f"{key}.gz", Body=gzip.compress(path.read_bytes()))
+    for path in songs[3:5]:  # gzip bytes under the .json name
+        s3.put_object(
+            Bucket=bucket["name"],
+            Key=f"raw/{path.relative_to(folder).as_posix()}",
+            Body=gzip.compress(path.read_bytes()),
+        )
+    song_columns = "song_id, title, artist_id, year"
+    staged = {}
+    for target in ("postgres", "redshift"):
+        recreate_tables(db)
+        if target == "redshift":
+            use_redshift(monkeypatch, redshift_emulator, warehouse_dsn, bucket)
+        CreateTablesOperator(task_id="create_tables").execute({})
+        result = StageToRedshiftOperator(
+            task_id="stage_songs",
+            table="staging_songs",
+            source=bucket["uri"],
+            prefix="song_data/",
+            json_format="auto",
+            manifest_batch=20,
+        ).execute({})
+        assert result["objects_staged"] == len(songs), target
+        staged[target] = rows(db, f"select {song_columns} from staging_songs order by song_id")
+    assert staged["postgres"] == staged["redshift"]
+    assert staged["postgres"] == expected, "every song file once, compressed or not"
