@@ -44,7 +44,7 @@ class SourceConflict(StagingDataError):
     """Two objects of the source are one logical object (``X`` and ``X.gz``): staging both would load it twice."""
 
 
-def compression_of(head: bytes, where: str) -> str | None:
+def compression_of(head: bytes, *, where: str) -> str | None:
     """``"gzip"`` when ``head`` (an object's first :data:`MAGIC_BYTES` bytes) starts a gzip stream, else ``None``.
 
     :raises StagingDataError: for a compression staging cannot read (bzip2, zstd, xz), naming it and ``where``.
@@ -65,7 +65,7 @@ def logical_name(key: str) -> str:
     return key.removesuffix(_COMPRESSED_SUFFIX)
 
 
-def one_per_logical_name(objects: Iterable[SourceObject], locate: Callable[[str], str]) -> Iterator[SourceObject]:
+def one_per_logical_name(objects: Iterable[SourceObject], *, locate: Callable[[str], str]) -> Iterator[SourceObject]:
     """``objects`` as they come, failing at the second object of a logical name (``X`` and ``X.gz``).
 
     Which of the two is current cannot be told from the source (a producer switching to gzip may leave
@@ -119,7 +119,8 @@ class _Gunzip:
 
     def __init__(self, raw: _Peeked, where: str) -> None:
         self._raw = raw
-        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]  # read() is all it needs
+        # typeshed asks for seek() too, which reading forwards never calls
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]
         self._where = where
         self._out = 0
 
@@ -138,7 +139,7 @@ class _Gunzip:
         self._raw.close()
 
 
-def decompressed(stream: BinaryIO, where: str) -> BinaryIO:
+def decompressed(stream: BinaryIO, *, where: str) -> BinaryIO:
     """``stream`` as the JSON text it holds: decompressed as it is read when it is gzip, else as is.
 
     :raises StagingDataError: for another compression (the stream is closed).
@@ -146,7 +147,7 @@ def decompressed(stream: BinaryIO, where: str) -> BinaryIO:
     head = head_of(stream)
     peeked = _Peeked(head, stream)
     try:
-        kind = compression_of(head, where)
+        kind = compression_of(head, where=where)
     except StagingDataError:
         peeked.close()
         raise

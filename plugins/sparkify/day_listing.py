@@ -132,7 +132,7 @@ class DayListing:
             self.skipped.append((key, reason))
 
     def __iter__(self) -> Iterator[SourceObject]:
-        return one_per_logical_name(self._objects(), self.source.locate)
+        return one_per_logical_name(self._objects(), locate=self.source.locate)
 
     def _objects(self) -> Iterator[SourceObject]:
         wanted = {day.strftime(self._day_pattern): day for day in self.listed_days}

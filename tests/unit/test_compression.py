@@ -35,13 +35,13 @@ XZ_STREAM = lzma.compress(TEXT, format=lzma.FORMAT_XZ)
 
 def test_gzip_is_told_by_its_first_two_bytes_whatever_follows() -> None:
     assert gzip.compress(TEXT)[:2] == b"\x1f\x8b"
-    assert compression_of(gzip.compress(TEXT)[:MAGIC_BYTES], WHERE) == GZIP
-    assert compression_of(b"\x1f\x8b", WHERE) == GZIP
+    assert compression_of(gzip.compress(TEXT)[:MAGIC_BYTES], where=WHERE) == GZIP
+    assert compression_of(b"\x1f\x8b", where=WHERE) == GZIP
 
 
 def test_json_text_and_an_empty_object_are_not_compressed() -> None:
     for head in (TEXT[:MAGIC_BYTES], b"", b" \n{", b"[1]", b"\xef\xbb\xbf{"):
-        assert compression_of(head, WHERE) is None, head
+        assert compression_of(head, where=WHERE) is None, head
 
 
 @pytest.mark.parametrize(
@@ -51,15 +51,15 @@ def test_json_text_and_an_empty_object_are_not_compressed() -> None:
 )
 def test_other_compressions_fail_naming_the_compression_and_the_object(body: bytes, name: str) -> None:
     with pytest.raises(StagingDataError) as error:
-        compression_of(body[:MAGIC_BYTES], WHERE)
+        compression_of(body[:MAGIC_BYTES], where=WHERE)
     assert f"compressed with {name}" in str(error.value)
     assert WHERE in str(error.value)
     with pytest.raises(StagingDataError, match=f"compressed with {name}"):
-        decompressed(io.BytesIO(body), WHERE)
+        decompressed(io.BytesIO(body), where=WHERE)
 
 
 def test_bzh_followed_by_no_block_size_is_not_bzip2() -> None:
-    assert compression_of(b"BZhx{}", WHERE) is None
+    assert compression_of(b"BZhx{}", where=WHERE) is None
 
 
 class Trickle(io.RawIOBase):
@@ -89,22 +89,22 @@ def read_all(stream, size: int) -> bytes:
 
 def test_a_gzip_stream_is_decompressed_piece_by_piece_even_when_the_network_returns_one_byte() -> None:
     raw = Trickle(gzip.compress(TEXT[:20_000]) + gzip.compress(TEXT[20_000:]), step=1)  # two gzip members
-    stream = decompressed(raw, WHERE)
+    stream = decompressed(raw, where=WHERE)
     assert read_all(stream, 4096) == TEXT
     stream.close()
     assert raw.closed_by_reader
 
 
 def test_a_plain_stream_comes_back_whole_with_its_sniffed_bytes_in_front() -> None:
-    stream = decompressed(Trickle(TEXT, step=3), WHERE)
+    stream = decompressed(Trickle(TEXT, step=3), where=WHERE)
     assert read_all(stream, 5) == TEXT
-    assert decompressed(io.BytesIO(b""), WHERE).read(10) == b""
+    assert decompressed(io.BytesIO(b""), where=WHERE).read(10) == b""
 
 
 def test_a_damaged_gzip_stream_fails_naming_the_object() -> None:
     whole = gzip.compress(TEXT)
     with pytest.raises(StagingDataError) as error:
-        read_all(decompressed(io.BytesIO(whole[: len(whole) // 2]), WHERE), 65536)
+        read_all(decompressed(io.BytesIO(whole[: len(whole) // 2]), where=WHERE), 65536)
     assert WHERE in str(error.value) and "gzip" in str(error.value)
 
 
@@ -122,7 +122,7 @@ def test_an_object_and_its_gz_twin_are_one_logical_object() -> None:
     objects = [SourceObject(k, "v", 1) for k in ("a.json", "a.json.late", "b.json.gz", "a.json.gz")]
     seen = []
     with pytest.raises(SourceConflict) as error:
-        seen.extend(o.key for o in one_per_logical_name(objects, lambda key: f"s3://b/{key}"))
+        seen.extend(o.key for o in one_per_logical_name(objects, locate=lambda key: f"s3://b/{key}"))
     assert seen == ["a.json", "a.json.late", "b.json.gz"]
     assert "s3://b/a.json and s3://b/a.json.gz" in str(error.value)
 

@@ -149,7 +149,8 @@ class StageToRedshiftOperator(WarehouseOperator):
         """The objects this run is about: every object below ``prefix``, or those of ``listing`` (the window's days)."""
         if listing is None:
             # song files may be gzip-compressed too, as X.json.gz; X.json and X.json.gz are one song file
-            yield from one_per_logical_name(source.list(self.prefix or "", suffix=(".json", ".json.gz")), source.locate)
+            listed = source.list(self.prefix or "", suffix=(".json", ".json.gz"))
+            yield from one_per_logical_name(listed, locate=source.locate)
             return
         self.log.info("Window %s touches %d day(s); listing %s", listing.window, len(listing.days), listing.folders())
         yield from listing

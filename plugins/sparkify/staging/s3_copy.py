@@ -100,25 +100,22 @@ class S3CopyStager:
             return self.counts
         credentials, region = self._credentials()
         json_format = request.json_format if request.auto_format else self.source.locate(request.json_format)
-        try:
-            for number, unit in enumerate(units, start=1):
-                if unit.error is not None:  # the units before it stay committed
-                    raise unit.error
-                if unit.manifest_uri:
-                    self._write(unit.manifest_uri, manifest_document([self.source.locate(o.key) for o in unit.objects]))
-                else:
-                    self._check_alone(unit.objects[0])
-                rows = self._copy_unit(unit, credentials, region, json_format)
-                if unit.manifest_uri:
-                    self._delete(unit.manifest_uri)
-                self.counts["objects_staged"] += len(unit.objects)
-                self.counts["rows_staged"] += rows
-                request.staged.add(unit.objects, rows)
-                request.log.info("%s: COPY unit %d/%d done, %d rows", request.table, number, len(units), rows)
-        finally:
-            if self.counts["objects_staged"]:
-                with self.warehouse.transaction() as cursor:
-                    self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
+        for number, unit in enumerate(units, start=1):
+            if unit.error is not None:  # the units before it stay committed
+                raise unit.error
+            if unit.manifest_uri:
+                self._write(unit.manifest_uri, manifest_document([self.source.locate(o.key) for o in unit.objects]))
+            else:
+                self._check_alone(unit.objects[0])
+            rows = self._copy_unit(unit, credentials, region, json_format)
+            if unit.manifest_uri:
+                self._delete(unit.manifest_uri)
+            self.counts["objects_staged"] += len(unit.objects)
+            self.counts["rows_staged"] += rows
+            request.staged.add(unit.objects, rows)
+            request.log.info("%s: COPY unit %d/%d done, %d rows", request.table, number, len(units), rows)
+        with self.warehouse.transaction() as cursor:
+            self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
 
     def _quarantine_skipped(self, cursor: Any, objects: list[SourceObject]) -> None:
@@ -201,7 +198,7 @@ class S3CopyStager:
         def sniff(obj: SourceObject) -> str | StagingDataError | None:
             where = self.source.locate(obj.key)
             try:
-                return compression_of(self.source.head(obj.key, MAGIC_BYTES) if obj.size else b"", where)
+                return compression_of(self.source.head(obj.key, MAGIC_BYTES) if obj.size else b"", where=where)
             except StagingDataError as error:
                 return error
 

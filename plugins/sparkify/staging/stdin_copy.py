@@ -161,14 +161,14 @@ class StdinCopyStager:
         source = self.request.source
         key, where = fetched.obj.key, source.locate(fetched.obj.key)
         if fetched.body is None:
-            return lambda: decompressed(source.open(key), where)
+            return lambda: decompressed(source.open(key), where=where)
         try:
-            plain = compression_of(fetched.body[:MAGIC_BYTES], where) is None
+            plain = compression_of(fetched.body[:MAGIC_BYTES], where=where) is None
         except StagingDataError:
             plain = False  # the opener raises it, in its turn, so the objects before it are staged
         if plain:
             return fetched.body
-        return functools.partial(decompressed, io.BytesIO(fetched.body), where)
+        return functools.partial(decompressed, io.BytesIO(fetched.body), where=where)
 
     def _commit(self, encoder: StreamEncoder, copy_sql: str, batch: list[_Fetched]) -> StagingDataError | None:
         """Stage a batch in one transaction; a bad object stops it, the ones before it commit, its error returns."""
