@@ -16,6 +16,12 @@ extension (Firehose writes none), except hidden and marker files (names starting
 such as ``_SUCCESS``). What is left out is never silent: :meth:`DayListing.report` gives one warning line
 for the skipped objects (with the reason) and one for the days without any object.
 
+Every object of a day is its own load unit, named exactly (never as a key prefix, which on Redshift
+would also load ``2018-11-01-events.json.late``): a longer-named neighbour such as
+``2018-11-01-events.json.late`` is therefore one more object of the 1st, staged once, on its own. An
+object and its ``.gz`` twin (``…-events.json`` and ``…-events.json.gz``) are one logical object: a day
+holding both fails, naming both (:func:`sparkify.compression.one_per_logical_name`).
+
 ``margin_days`` also lists the days around the window (not reported when empty): an event filed under
 the day before or after its own (a late event around midnight, a producer's clock) is then staged before
 any window that holds its ``ts`` is loaded, whatever order the runs come in.
@@ -27,6 +33,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from sparkify.compression import one_per_logical_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -124,6 +132,9 @@ class DayListing:
             self.skipped.append((key, reason))
 
     def __iter__(self) -> Iterator[SourceObject]:
+        return one_per_logical_name(self._objects(), locate=self.source.locate)
+
+    def _objects(self) -> Iterator[SourceObject]:
         wanted = {day.strftime(self._day_pattern): day for day in self.listed_days}
         found: set[dt.date] = set()
         for folder in self.folders():

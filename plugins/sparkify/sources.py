@@ -39,11 +39,13 @@ class Source(Protocol):
 
     uri: str
 
-    def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]: ...
+    def list(self, prefix: str, suffix: str | tuple[str, ...] = ".json") -> Iterator[SourceObject]: ...
 
     def stat(self, key: str) -> SourceObject | None: ...
 
     def read(self, key: str) -> bytes: ...
+
+    def head(self, key: str, size: int) -> bytes: ...
 
     def open(self, key: str) -> BinaryIO: ...
 
@@ -73,7 +75,7 @@ class LocalSource:
                 digest.update(chunk)
         return SourceObject(key=key, version=f"md5-{digest.hexdigest()}", size=stat.st_size)
 
-    def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]:
+    def list(self, prefix: str, suffix: str | tuple[str, ...] = ".json") -> Iterator[SourceObject]:
         base = self.root / prefix
         if not base.is_dir():
             return
@@ -91,6 +93,11 @@ class LocalSource:
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def head(self, key: str, size: int) -> bytes:
+        """The object's first ``size`` bytes (fewer when it is shorter): enough to tell a compression."""
+        with (self.root / key).open("rb") as handle:
+            return handle.read(size)
 
     def open(self, key: str) -> BinaryIO:
         """The object as a binary file, to stream it (``read(n)``) rather than hold it whole."""
@@ -122,7 +129,7 @@ class S3Source:
     def _relative(self, full_key: str) -> str:
         return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
 
-    def list(self, prefix: str, suffix: str = ".json") -> Iterator[SourceObject]:
+    def list(self, prefix: str, suffix: str | tuple[str, ...] = ".json") -> Iterator[SourceObject]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         paginator = self.client.get_paginator("list_objects_v2")
@@ -160,6 +167,21 @@ class S3Source:
             return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
         except (BotoCoreError, ClientError) as error:
             # S3 says NoSuchKey without naming the key: name it, and fail at once (a retry finds it missing too)
+            raise about(error, self.locate(key), "cannot read") from error
+
+    def head(self, key: str, size: int) -> bytes:
+        """The object's first ``size`` bytes, with a ranged GET: a compression is told without reading it all."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._full(key), Range=f"bytes=0-{size - 1}")[
+                "Body"
+            ].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # S3 answers an empty object's range with 416: it has no first bytes
+            raise about(error, self.locate(key), "cannot read") from error
+        except BotoCoreError as error:
             raise about(error, self.locate(key), "cannot read") from error
 
     def open(self, key: str) -> BinaryIO:

@@ -79,11 +79,12 @@ def test_the_dag_on_redshift_loads_what_the_json_says(dag, on_redshift, source, 
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert_star_schema_matches(db, source["folder"], START, END)
     copies = on_redshift.copies[first_copy:]
-    day_files = [c for c in copies if "/log_data/" in str(c.source)]
+    assert all(str(c.source).startswith(source["workspace"]) for c in copies), "every COPY names its objects"
+    day_files = [c for c in copies if any("/log_data/" in uri for uri in c.objects)]
     assert len(day_files) == 3, "one COPY per day file of the window"
-    manifests = [c for c in copies if str(c.source).startswith(source["workspace"])]
+    assert all(len(c.objects) == 1 for c in day_files), "a day file's COPY reads that file only"
     song_files = len(list((source["folder"] / "song_data").rglob("*.json")))
-    assert sum(len(c.objects) for c in manifests) == song_files
+    assert sum(len(c.objects) for c in copies if c not in day_files) == song_files
     assert objects(s3_endpoint, source["bucket"]) == before, "nothing was written to the source bucket"
     assert objects(s3_endpoint, f"{source['bucket']}-work") == {}, "manifests are removed once loaded"
     ddl = [s for s in on_redshift.statement_texts() if "create table if not exists songplays" in s]

@@ -10,6 +10,7 @@ NULL, year 0 as NULL.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import json
 from typing import TYPE_CHECKING
@@ -31,18 +32,25 @@ def _file_day(name: str) -> dt.date | None:
         return None  # a file named for no day is staged by no window
 
 
-def events(source: Path, days: set[dt.date] | None = None) -> list[dict]:
+def events(source: Path, days: set[dt.date] | None = None, *, every_object: bool = False) -> list[dict]:
     """Every event of the day files (all files named ``YYYY-MM-DD…`` under ``log_data/``) of ``days``.
 
     Each event carries ``_object``, its file's key relative to the source, which decides between
-    differing copies of one play.
+    differing copies of one play. ``every_object``: not only ``*.json`` but every file named for a day
+    whatever its extension (``….json.late``, ``….json.gz``), hidden ones (``.``, ``_``) aside, gzip ones
+    (RFC 1952's first bytes 1f 8b) decompressed with the standard library.
     """
     rows = []
-    for path in sorted((source / "log_data").rglob("*.json"), key=lambda p: p.relative_to(source).as_posix()):
+    pattern = "*" if every_object else "*.json"
+    for path in sorted((source / "log_data").rglob(pattern), key=lambda p: p.relative_to(source).as_posix()):
         day = _file_day(path.name)
+        if not path.is_file() or path.name.startswith((".", "_")):
+            continue
         if day is not None and (days is None or day in days):
             key = path.relative_to(source).as_posix()
-            rows.extend({**json.loads(line), "_object": key} for line in path.read_text().splitlines() if line.strip())
+            data = path.read_bytes()
+            text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
+            rows.extend({**json.loads(line), "_object": key} for line in text.splitlines() if line.strip())
     return rows
 
 

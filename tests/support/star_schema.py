@@ -16,9 +16,10 @@ def days_touched(start: dt.datetime, end: dt.datetime) -> set[dt.date]:
     return {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}
 
 
-def assert_star_schema_matches(db, source, start, end) -> None:
-    """Compare every star table with what the oracle computes from the JSON files."""
-    history = oracle.events(source, days_touched(start, end))
+def assert_star_schema_matches(db, source, start, end, *, every_object: bool = False) -> None:
+    """Compare every star table with what the oracle computes from the JSON files (``every_object``: from
+    every file named for a day, gzip ones too: ``oracle.events``)."""
+    history = oracle.events(source, days_touched(start, end), every_object=every_object)
     all_songs = oracle.songs(source)
     plays = oracle.songplays(history, all_songs, start, end)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from sparkify.compression import one_per_logical_name
 from sparkify.day_listing import DayListing
 from sparkify.errors import ConfigurationError
 from sparkify.identifiers import check_identifier
@@ -147,7 +148,9 @@ class StageToRedshiftOperator(WarehouseOperator):
     def listed_objects(self, source: Source, listing: DayListing | None) -> Iterator[SourceObject]:
         """The objects this run is about: every object below ``prefix``, or those of ``listing`` (the window's days)."""
         if listing is None:
-            yield from source.list(self.prefix or "")
+            # song files may be gzip-compressed too, as X.json.gz; X.json and X.json.gz are one song file
+            listed = source.list(self.prefix or "", suffix=(".json", ".json.gz"))
+            yield from one_per_logical_name(listed, locate=source.locate)
             return
         self.log.info("Window %s touches %d day(s); listing %s", listing.window, len(listing.days), listing.folders())
         yield from listing

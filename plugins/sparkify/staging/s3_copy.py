@@ -1,16 +1,29 @@
 """Staging for warehouses that read S3 themselves (Redshift): one server-side ``COPY`` per load unit.
 
-A unit is one object (a day file), or, for many small objects (song files), a manifest that names
-exactly the pending objects. Manifests are written to the configured *workspace*
-(``s3://bucket/prefix``), never to the source, which may be read-only (``s3://udacity-dend`` is), and
-deleted once their unit has committed; a failed unit's manifest stays for inspection and is
-overwritten by the retry (same objects, same name). Each unit is copied into a temporary table and
-inserted with its ``_source_key`` in one transaction with its ledger rows.
+A unit is one object (a day file), or, for many small objects (song files), a batch of them. Every
+COPY names exactly its unit's objects: ``COPY … FROM 's3://…/2018-11-05-events.json'`` is a key
+*prefix* to Redshift, which would also load ``2018-11-05-events.json.late`` and
+``2018-11-05-events.json.gz`` (each staged again as a unit of its own). So each unit is loaded through a
+manifest whose entries are ``mandatory`` (a missing object fails the COPY rather than loading less).
+Manifests are written to the configured *workspace* (``s3://bucket/prefix``), never to the source,
+which may be read-only (``s3://udacity-dend`` is), and deleted once their unit has committed; a failed
+unit's manifest stays for inspection and is overwritten by the retry (same objects, same name).
+
+Without a workspace a one-object unit is copied by its key, after a listing of that key as a prefix
+shows no other object under it; one that has neighbours fails, naming them and asking for a workspace.
+
+Compression is told by each object's first bytes (one ranged GET per object to stage,
+:mod:`sparkify.compression`), never by its name: a gzip object's unit gets COPY's ``GZIP`` option,
+and a batch never mixes gzip and plain objects. Another compression fails its unit, naming it, after
+the units before it have committed. Each unit is copied into a temporary table and inserted with its
+``_source_key`` in one transaction with its ledger rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -18,6 +31,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.log import mask_secret
 from botocore.exceptions import ClientError
 
+from sparkify.compression import GZIP, MAGIC_BYTES, compression_of
 from sparkify.errors import ConfigurationError, about
 from sparkify.json_copy import StagingDataError
 from sparkify.redshift_copy import Credentials, copy_statement, manifest_document, redact
@@ -60,6 +74,20 @@ _SERVERLESS_SKIPPED_RECORDS = (
 _RECORD_CHARS = 4000
 
 
+@dataclass(frozen=True)
+class LoadUnit:
+    """One COPY: the unit's key (its rows' ``_source_key``), its objects, and how Redshift reads them."""
+
+    key: str
+    objects: list[SourceObject]
+    #: the manifest naming exactly ``objects``; None: copied by the key itself (no workspace, one object)
+    manifest_uri: str | None
+    #: ``"gzip"`` or None, the same for every object of the unit
+    compression: str | None = None
+    #: why the unit cannot be loaded (an unreadable compression), raised when its turn comes
+    error: StagingDataError | None = None
+
+
 class S3CopyStager:
     """Stages one :class:`~sparkify.staging.request.StageRequest` with ``COPY … FROM 's3://…'``."""
 
@@ -87,15 +115,19 @@ class S3CopyStager:
             return self.counts
         credentials, region = self._credentials()
         json_format = request.json_format if request.auto_format else self.source.locate(request.json_format)
-        for number, (unit, objects, manifest_uri) in enumerate(units, start=1):
-            if manifest_uri:
-                self._write(manifest_uri, manifest_document([self.source.locate(o.key) for o in objects]))
-            rows = self._copy_unit(unit, objects, manifest_uri, credentials, region, json_format)
-            if manifest_uri:
-                self._delete(manifest_uri)
-            self.counts["objects_staged"] += len(objects)
+        for number, unit in enumerate(units, start=1):
+            if unit.error is not None:  # the units before it stay committed
+                raise unit.error
+            if unit.manifest_uri:
+                self._write(unit.manifest_uri, manifest_document([self.source.locate(o.key) for o in unit.objects]))
+            else:
+                self._check_alone(unit.objects[0])
+            rows = self._copy_unit(unit, credentials, region, json_format)
+            if unit.manifest_uri:
+                self._delete(unit.manifest_uri)
+            self.counts["objects_staged"] += len(unit.objects)
             self.counts["rows_staged"] += rows
-            request.staged.add(objects, rows)
+            request.staged.add(unit.objects, rows)
             request.log.info("%s: COPY unit %d/%d done, %d rows", request.table, number, len(units), rows)
         with self.warehouse.transaction() as cursor:
             self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
@@ -146,22 +178,25 @@ class S3CopyStager:
         pending: list[SourceObject],
         ledger: dict[str, tuple[str, str]],
         listed: Iterable[SourceObject],
-    ) -> list[tuple[str, list[SourceObject], str | None]]:
-        """``(unit key, objects, manifest URI or None)`` for each COPY to run.
+    ) -> list[LoadUnit]:
+        """The COPYs to run, in key order.
 
         Daily files are a unit each. Otherwise pending objects are grouped into manifests of
         ``manifest_batch``; a changed object that was loaded through a manifest takes the rest of that
-        manifest's objects with it, since their rows are deleted together.
+        manifest's objects with it, since their rows are deleted together. A batch holds gzip or plain
+        objects, never both (COPY's ``GZIP`` applies to every object it reads).
         """
+        workspace = (self.request.options.workspace or "").strip().rstrip("/")
         if self.request.one_unit_per_object:
-            return [(obj.key, [obj], None) for obj in pending]
+            kinds = self._compressions(pending)
+            return [self._unit(obj.key, [obj], workspace, kinds[obj.key]) for obj in pending]
         stale_units = {ledger[o.key][1] for o in pending if o.key in ledger}
         pending_keys = {o.key for o in pending}
         reload = [o for o in listed if o.key not in pending_keys and ledger.get(o.key, ("", ""))[1] in stale_units]
         todo = sorted([*pending, *reload], key=lambda o: o.key)
+        kinds = self._compressions(todo)
         if len(todo) == 1:
-            return [(todo[0].key, todo, None)]
-        workspace = (self.request.options.workspace or "").strip().rstrip("/")
+            return [self._unit(todo[0].key, todo, workspace, kinds[todo[0].key])]
         if todo and not workspace:
             raise ConfigurationError(
                 f"{self.request.table}: {len(todo)} objects need COPY manifests, and no workspace is set. Set "
@@ -169,16 +204,69 @@ class S3CopyStager:
                 "s3://bucket/prefix that Airflow can write and Redshift can read, in the source bucket's region (make "
                 "redshift-up creates one when dwh.cfg's [S3] WORKSPACE is empty); the source is never written"
             )
-        units: list[tuple[str, list[SourceObject], str | None]] = []
+        units: list[LoadUnit] = []
+        bad = [o for o in todo if isinstance(kinds[o.key], StagingDataError)]
+        units += [self._unit(o.key, [o], workspace, kinds[o.key]) for o in bad]
         batch = self.request.options.manifest_batch
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
+        for kind in (None, GZIP):
+            group = [o for o in todo if kinds[o.key] == kind]
+            for start in range(0, len(group), batch):
+                chunk = group[start : start + batch]
+                digest = hashlib.sha1(
+                    "\n".join(f"{o.key} {o.version}" for o in chunk).encode(), usedforsecurity=False
+                ).hexdigest()
+                unit = f"manifests/{self.request.table}/{digest}.manifest"
+                units.append(LoadUnit(unit, chunk, f"{workspace}/{unit}", kind))
+        return sorted(units, key=lambda u: u.objects[0].key)
+
+    def _unit(
+        self, key: str, objects: list[SourceObject], workspace: str, kind: str | StagingDataError | None
+    ) -> LoadUnit:
+        """A unit named ``key``, through a manifest when there is a workspace (its name: the objects' keys and
+        versions, so a retry overwrites a failed attempt's manifest)."""
+        if isinstance(kind, StagingDataError):
+            return LoadUnit(key, objects, None, None, kind)
+        manifest_uri = None
+        if workspace:
             digest = hashlib.sha1(
-                "\n".join(f"{o.key} {o.version}" for o in chunk).encode(), usedforsecurity=False
+                "\n".join(f"{o.key} {o.version}" for o in objects).encode(), usedforsecurity=False
             ).hexdigest()
-            unit = f"manifests/{self.request.table}/{digest}.manifest"
-            units.append((unit, chunk, f"{workspace}/{unit}"))
-        return units
+            manifest_uri = f"{workspace}/manifests/{self.request.table}/{digest}.manifest"
+        return LoadUnit(key, objects, manifest_uri, kind)
+
+    def _compressions(self, objects: list[SourceObject]) -> dict[str, str | StagingDataError | None]:
+        """Each object's compression from its first bytes, read concurrently; an unreadable one's error."""
+
+        def sniff(obj: SourceObject) -> str | StagingDataError | None:
+            where = self.source.locate(obj.key)
+            try:
+                return compression_of(self.source.head(obj.key, MAGIC_BYTES) if obj.size else b"", where=where)
+            except StagingDataError as error:
+                return error
+
+        if not objects:
+            return {}
+        with ThreadPoolExecutor(max_workers=self.request.options.max_workers, thread_name_prefix="sniff") as pool:
+            return dict(zip((o.key for o in objects), pool.map(sniff, objects), strict=True))
+
+    def _check_alone(self, obj: SourceObject) -> None:
+        """Without a manifest, COPY reads every object whose key starts with ``obj``'s: make sure it is the only one."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        full = self.source.locate(obj.key).removeprefix(f"s3://{self.source.bucket}/")
+        try:
+            page = self.source.client.list_objects_v2(Bucket=self.source.bucket, Prefix=full, MaxKeys=11)
+        except (BotoCoreError, ClientError) as error:
+            raise about(error, self.source.locate(obj.key), "cannot list") from error
+        others = [item["Key"] for item in page.get("Contents", []) if item["Key"] != full]
+        if others:
+            named = ", ".join(f"s3://{self.source.bucket}/{key}" for key in others[:10])
+            raise ConfigurationError(
+                f"{self.request.table}: COPY from {self.source.locate(obj.key)} would also load {named}, whose keys "
+                "start with it (Redshift reads a COPY's key as a prefix). Set the Variable sparkify_workspace (or "
+                "the warehouse connection's extra 'workspace') to an s3://bucket/prefix that Airflow can write and "
+                "Redshift can read: each COPY then names exactly its object in a manifest"
+            )
 
     # -- S3 and credentials ----------------------------------------------------------------------------
 
@@ -240,16 +328,9 @@ class S3CopyStager:
 
     # -- one unit --------------------------------------------------------------------------------------
 
-    def _copy_unit(
-        self,
-        unit: str,
-        objects: list[SourceObject],
-        manifest_uri: str | None,
-        credentials: Credentials,
-        region: str | None,
-        json_format: str,
-    ) -> int:
+    def _copy_unit(self, load: LoadUnit, credentials: Credentials, region: str | None, json_format: str) -> int:
         table = self.request.table
+        unit, objects, manifest_uri = load.key, load.objects, load.manifest_uri
         copy_from = manifest_uri or self.source.locate(unit)
 
         began = None  # when the COPY began, on Serverless
@@ -279,6 +360,8 @@ class S3CopyStager:
             cursor.execute(f"create temp table {_UNIT_TABLE} as select {column_list} from {table} limit 0")
             options = tuple(self.request.options.copy_options)
             policy = self.quarantine.policy
+            if load.compression == GZIP:
+                options += ("gzip",)
             if policy.quarantines:  # Redshift skips up to MAXERROR bad records and lists them as load errors
                 # in place of the options' own MAXERROR: Redshift refuses an option given twice
                 options = tuple(o for o in options if o.split(maxsplit=1)[:1] not in (["maxerror"], ["MAXERROR"]))
@@ -306,8 +389,9 @@ class S3CopyStager:
             )
             rows = cursor.rowcount
             cursor.execute(f"drop table {_UNIT_TABLE}")
-            # a manifest's rows cannot be told apart by object: only the unit's total is known
-            self.ledger.record(cursor, [(o, None if manifest_uri else rows, unit) for o in objects])
+            # a manifest's rows cannot be told apart by object: only the unit's total is known, which is the
+            # object's own count when the unit holds one object
+            self.ledger.record(cursor, [(o, rows if len(objects) == 1 else None, unit) for o in objects])
         return rows
 
 

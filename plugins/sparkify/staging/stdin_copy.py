@@ -1,7 +1,8 @@
 """Staging for warehouses that cannot read S3 themselves: fetch, apply COPY's JSON rules, ``COPY FROM STDIN``.
 
 Small objects are fetched concurrently (a bounded number in flight); large ones are streamed piece by
-piece into the COPY, so memory stays bounded whatever the objects' sizes. Rows are encoded by
+piece into the COPY, so memory stays bounded whatever the objects' sizes. A gzip object (told by its
+first bytes, not its name) is decompressed as it streams (:mod:`sparkify.compression`). Rows are encoded by
 :mod:`sparkify.json_stream` (COPY BINARY, the old text encoder as its fallback) and committed in batches
 of about ``batch_bytes`` of source: each batch commits on its own, so a bad object fails the task naming
 object, line and field while the objects before it stay loaded.
@@ -10,6 +11,7 @@ object, line and field while the objects before it stay loaded.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import time
 from collections import deque
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sparkify.compression import MAGIC_BYTES, compression_of, decompressed
 from sparkify.errors import ConfigurationError
 from sparkify.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
 from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects
@@ -26,7 +29,8 @@ from sparkify.staging.request import new_counts
 from sparkify.warehouses.base import column_names
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import BinaryIO
 
     from sparkify.sources import SourceObject
     from sparkify.staging.request import StageRequest
@@ -150,6 +154,22 @@ class StdinCopyStager:
                     in_flight.append(pool.submit(fetch, next_obj))
                 yield result
 
+    def _body(self, fetched: _Fetched) -> bytes | Callable[[], BinaryIO]:
+        """What COPY reads of an object: its bytes, or an opener that streams it, decompressed when its first
+        bytes say gzip (whatever its name), so that a small compressed object never swells whole in memory.
+        Another compression fails the object when it is opened, naming it, after the objects before it."""
+        source = self.request.source
+        key, where = fetched.obj.key, source.locate(fetched.obj.key)
+        if fetched.body is None:
+            return lambda: decompressed(source.open(key), where=where)
+        try:
+            plain = compression_of(fetched.body[:MAGIC_BYTES], where=where) is None
+        except StagingDataError:
+            plain = False  # the opener raises it, in its turn, so the objects before it are staged
+        if plain:
+            return fetched.body
+        return functools.partial(decompressed, io.BytesIO(fetched.body), where=where)
+
     def _commit(self, encoder: StreamEncoder, copy_sql: str, batch: list[_Fetched]) -> StagingDataError | None:
         """Stage a batch in one transaction; a bad object stops it, the ones before it commit, its error returns."""
         table = self.request.table
@@ -167,7 +187,7 @@ class StdinCopyStager:
                 CopyItem(
                     where=source.locate(f.obj.key),
                     extra=(f.obj.key,),
-                    body=f.body if f.body is not None else functools.partial(source.open, f.obj.key),
+                    body=self._body(f),
                     reject=self.quarantine.rejecter(f.obj.key, source.locate(f.obj.key)),
                 )
                 for f in todo

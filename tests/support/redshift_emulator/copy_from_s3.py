@@ -2,9 +2,11 @@
 
 The statement arrives parsed (sqlglot's ``exp.Copy``): :func:`copy_spec` reads the table, columns,
 source, credentials and options from the tree. :func:`run_copy` then lists or reads the named objects
-through the S3 API (a prefix loads every object whose key starts with it; a MANIFEST names them, a
-``mandatory`` entry that is missing fails the load), applies :mod:`json_rules` to every record, and
-writes the good rows as CSV for PostgreSQL's own server-side ``COPY ... FROM '/file'``.
+through the S3 API (a prefix loads every object whose key starts with it, as Redshift's does:
+``…/2018-11-05-events.json`` also loads ``…/2018-11-05-events.json.late``; a MANIFEST names them, a
+``mandatory`` entry that is missing fails the load), decompresses them under GZIP or BZIP2, applies
+:mod:`json_rules` to every record, and writes the good rows as CSV for PostgreSQL's own server-side
+``COPY ... FROM '/file'``.
 """
 
 from __future__ import annotations
@@ -323,11 +325,17 @@ def fetched(reader: S3Reader, named: list[tuple[str, bool]]) -> Iterator[tuple[s
                     yield uri, body
 
 
-def _decode(spec: CopySpec, body: bytes) -> str:
-    if spec.compression == "GZIP":
-        body = gzip.decompress(body)
-    elif spec.compression == "BZIP2":
-        body = bz2.decompress(body)
+def _decode(spec: CopySpec, uri: str, body: bytes) -> str:
+    """The object's text. With GZIP (BZIP2) every object must be gzip (bzip2): Redshift fails the COPY on one
+    that is not. Without, the bytes are read as they are, so gzip bytes are rejected record by record as
+    the invalid JSON they are to Redshift (never loaded decompressed)."""
+    try:
+        if spec.compression == "GZIP":
+            body = gzip.decompress(body)
+        elif spec.compression == "BZIP2":
+            body = bz2.decompress(body)
+    except (OSError, EOFError, ValueError) as error:
+        raise CopyError(f"Failed to inflate S3 object '{uri}' with {spec.compression}: {error}") from None
     return body.decode("utf-8", errors=_invalid_utf8_handler(spec))
 
 
@@ -422,7 +430,7 @@ def _run_copy(
         writer = _CsvWriter(out)
         for uri, body in fetched(reader, named):
             objects.append(uri)
-            text = _decode(spec, body)
+            text = _decode(spec, uri, body)
             for record in records(text):
                 try:
                     bad_bytes = invalid_utf8(record.raw_line)

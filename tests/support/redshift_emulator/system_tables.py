@@ -209,8 +209,9 @@ class SystemTables:
     ) -> None:
         error, column = reject.error, reject.error.column
         length = str(column.char_length) if column is not None and column.char_length is not None else ""
-        # Redshift replaces each multi-byte character of raw_line with a period
-        raw_line = "".join(c if ord(c) < 128 else "." for c in reject.raw_line)[:1024]
+        # Redshift replaces each multi-byte character of raw_line with a period; so is a NUL here (binary
+        # such as gzip bytes read without GZIP), which PostgreSQL's text cannot hold
+        raw_line = "".join(c if 0 < ord(c) < 128 else "." for c in reject.raw_line)[:1024]
         conn.execute(
             f"insert into {SCHEMA}.stl_load_errors (userid, slice, tbl, starttime, session, query, filename,"
             " line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code,"
