@@ -170,6 +170,4 @@ with DAG(
     },
 ) as dag:
     windows = plan_loads()
-    TriggerDagRunOperator.partial(task_id="load", trigger_dag_id="sparkify_etl", logical_date=None).expand(
-        conf=windows
-    )
+    TriggerDagRunOperator.partial(task_id="load", trigger_dag_id="sparkify_etl", logical_date=None).expand(conf=windows)

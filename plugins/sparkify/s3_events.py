@@ -10,8 +10,8 @@ calls :func:`plan` here. Every message is decided on its own and the reason for 
 * ``song_data/…/*.json``: a song file, resolved later into the hours of the plays it may now match.
 
 Keys in notifications are URL-encoded (``log_data%2F2018%2F…``, a space as ``+``): they are decoded with
-``unquote_plus`` first. Days are merged into contiguous spans, at most ``max_days`` long, so a burst of
-uploads of one month gives one run, not one run per file. Nothing here touches S3 or the warehouse.
+``unquote_plus`` first. Hours are merged into contiguous windows, at most ``max_days`` long, so a
+burst of uploads of one month gives one run, not one run per file. Nothing here touches S3 or the warehouse.
 """
 
 from __future__ import annotations
@@ -118,18 +118,6 @@ def _record(record: Any, bucket: str, prefix: str, result: Plan) -> str | None:
     return f"{relative}: outside the known layouts (log_data/YYYY/MM/YYYY-MM-DD…, song_data/…/*.json)"
 
 
-def day_spans(days: Iterable[dt.date], max_days: int = 366) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Contiguous runs of days as ``[start, end)`` UTC windows, each at most ``max_days`` long."""
-    spans: list[tuple[dt.datetime, dt.datetime]] = []
-    for day in sorted(set(days)):
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
-        if spans and spans[-1][1] == start and (start - spans[-1][0]).days < max_days:
-            spans[-1] = (spans[-1][0], start + dt.timedelta(days=1))
-        else:
-            spans.append((start, start + dt.timedelta(days=1)))
-    return spans
-
-
 def hour_spans(hours: Iterable[dt.datetime], max_days: int = 366) -> list[tuple[dt.datetime, dt.datetime]]:
     """Contiguous runs of hours as ``[start, end)`` UTC windows, each at most ``max_days`` long."""
     spans: list[tuple[dt.datetime, dt.datetime]] = []
@@ -140,17 +128,6 @@ def hour_spans(hours: Iterable[dt.datetime], max_days: int = 366) -> list[tuple[
         else:
             spans.append((hour, hour + step))
     return spans
-
-
-def merge(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Overlapping or touching windows merged into one."""
-    merged: list[tuple[dt.datetime, dt.datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def run_conf(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
