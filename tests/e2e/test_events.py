@@ -220,6 +220,9 @@ def test_events_while_the_dag_is_paused(stack) -> None:
             "select count(*) from songplays where start_time >= %s and start_time < %s", (DAY[3], DAY[4])
         ).fetchone()[0]
     print(f"day 4 plays loaded after unpausing: {loaded}")
+    # what Airflow 3.3.2 does (apache/airflow #49857): the watcher kept running and deleted the message, the
+    # paused DAG got no run, and unpausing did not bring one: the event is lost
+    assert (depth_paused, runs_paused, runs_after, loaded) == (0, runs_before, runs_before, 0)
     # the reconciliation: a sparkify_etl run over the day (the hourly run does this for the current hour)
     body = {"logical_date": None, "conf": {"window_start": DAY[3].isoformat(), "window_end": DAY[4].isoformat()}}
     run_id = stack.airflow.api("POST", "/api/v2/dags/sparkify_etl/dagRuns", body)["dag_run_id"]
