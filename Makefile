@@ -21,7 +21,7 @@ LATENCY_MS ?= 30
 BENCH_ARGS ?=
 
 .PHONY: help venv venv-runtime requirements up demo demo-run data dsn reset down test test-unit lint check analytics airflow \
-	airflow-celery bench
+	airflow-celery bench events-up events-env events-down bench-events
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -117,3 +117,20 @@ redshift-down: venv ## delete that cluster, security group and role, and .local/
 bench: venv up ## end-to-end benchmark: the month's DAG vs a raw COPY, hourly cost, memory, S3 (EVENTS=N)
 	@$(ENV) nice -n 10 python -m benchmarks.end_to_end --events $(EVENTS) --song-files $(SONG_FILES) \
 		--latency-ms $(LATENCY_MS) $(BENCH_ARGS)
+
+# Event-driven loads (docs/events.md): moto's S3 + SQS and the local Airflow with the sparkify_events DAG.
+# make bench-events [UPLOADS=60] [RATE=1] (uploads per second)
+UPLOADS ?= 60
+RATE ?= 1
+
+events-up: venv up ## moto's S3 + SQS, bucket, queue and notification, and a local Airflow watching the queue
+	@$(ENV) scripts/events.sh up
+
+events-env: ## print export lines for SPARKIFY_S3_ENDPOINT, _BUCKET, _PREFIX and SPARKIFY_SQS_QUEUE_URL
+	@source scripts/env.sh && scripts/events.sh env
+
+events-down: ## stop what events-up started (Airflow and moto); the warehouse stays up (make down)
+	@$(ENV) scripts/events.sh down
+
+bench-events: venv up ## upload → songplays latency of event-driven loads vs the hourly schedule (UPLOADS, RATE)
+	@$(ENV) nice -n 10 python -m benchmarks.events --uploads $(UPLOADS) --rate $(RATE)

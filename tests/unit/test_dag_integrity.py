@@ -22,7 +22,7 @@ EXPECTED_EDGES = {
 }
 
 
-EXPECTED_DAGS = {"sparkify_etl", "sparkify_audit", "sparkify_analytics"}
+EXPECTED_DAGS = {"sparkify_etl", "sparkify_audit", "sparkify_analytics", "sparkify_events"}
 
 
 def test_the_dags_folder_holds_the_dags() -> None:
