@@ -15,6 +15,7 @@ from sparkify.sources import open_source
 from sparkify.staging.changes import ChangedHours
 from sparkify.staging.quarantine import BadRecordPolicy
 from sparkify.staging.request import StageOptions, StageRequest
+from sparkify.staging.rules import StagingRules, table_rules
 from sparkify.staging_audit import check_staged_days
 from sparkify.window import resolve_window
 
@@ -170,6 +171,14 @@ class StageToRedshiftOperator(WarehouseOperator):
                     day_of=listing.day_of,  # filled as the listing is read, before any object is staged
                     margin=dt.timedelta(days=self.margin_days),
                 )
+        # what the catalogue's models need of each record, and for day files the window of its file's day:
+        # checked as each record is staged, so bad data is named (or quarantined) here, not by a load
+        rules = StagingRules(
+            table_rules(self.table),
+            time_column=self.time_column if listing is not None else None,
+            day_of=listing.day_of if listing is not None else None,
+            margin=dt.timedelta(days=self.margin_days),
+        )
         request = StageRequest(
             table=self.table,
             source=source,
@@ -189,6 +198,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             log=self.log,
             run_id=str(context.get("run_id") or "") or None,
             changes=changes,
+            rules=rules,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = warehouse.stage(request)

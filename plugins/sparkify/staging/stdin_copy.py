@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from sparkify.sources import SourceObject
     from sparkify.staging.request import StageRequest
+    from sparkify.staging.rules import RecordRules
     from sparkify.warehouses.base import Warehouse
 
 STREAM_ABOVE = 4 * 1024 * 1024  # larger objects are streamed into COPY, never held whole
@@ -105,6 +106,14 @@ class StdinCopyStager:
                 self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
 
+    def _rules(self, key: str, encoder: StreamEncoder) -> RecordRules | None:
+        """What the models need of object ``key``'s records (``sparkify.staging.rules``), if anything."""
+        rules = self.request.rules
+        if rules is None:
+            return None
+        mapping = encoder.exact.mapping
+        return rules.for_object(key, mapping.columns, mapping.describe)
+
     def _columns(self) -> list[Column]:
         with self.warehouse.transaction() as cursor:
             columns = [Column(*row) for row in column_names(cursor, self.request.table)]
@@ -169,6 +178,8 @@ class StdinCopyStager:
                     extra=(f.obj.key,),
                     body=f.body if f.body is not None else functools.partial(source.open, f.obj.key),
                     reject=self.quarantine.rejecter(f.obj.key, source.locate(f.obj.key)),
+                    rules=self._rules(f.obj.key, encoder),
+                    truncated=self.quarantine.truncater(f.obj.key),
                 )
                 for f in todo
             )
