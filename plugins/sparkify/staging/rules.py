@@ -240,7 +240,7 @@ class RecordRules:
             return False
         kinds = set(map(type, values))
         if str in kinds:  # a blank string stages as NULL; a number as a string is converted: no plain case
-            return rule.kind == "not_null" and all(map(str.strip, values))
+            return rule.kind == "not_null" and all(v.strip() for v in values if type(v) is str)
         if rule.kind == "not_null" or not values:
             return True
         if not kinds <= {int, float} or any(map(math.isnan, values)):
