@@ -112,6 +112,8 @@ def _column_encoder(  # noqa: C901 - one branch per column type reads best
                 return by_value(values)
             filled = list(filter(None, values))
             if filled:
+                if max_length and max(map(len, filled)) > max_length:
+                    raise _NotFast  # the reference path cuts it and counts it (``truncated``), by line
                 joined = "".join(filled)
                 if (
                     "\\" in joined
@@ -119,7 +121,6 @@ def _column_encoder(  # noqa: C901 - one branch per column type reads best
                     or "\n" in joined
                     or "\r" in joined
                     or "\x00" in joined
-                    or (max_length and max(map(len, filled)) > max_length)
                     or list(map(str.strip, filled)) != filled
                 ):
                     return by_value(values)
@@ -233,9 +234,10 @@ def _value_encoder(  # noqa: C901 - one branch per column type reads best
             if not kinds <= _TEXT:
                 return by_value(values)
             filled = list(filter(None, values))
+            if filled and max_length and max(map(len, filled)) > max_length:
+                raise _NotFast  # the reference path cuts it and counts it (``truncated``), by line
             if filled and (
                 "\x00" in "".join(filled)  # the reference drops NUL characters
-                or (max_length and max(map(len, filled)) > max_length)
                 or list(map(str.strip, filled)) != filled
             ):
                 return by_value(values)
@@ -370,7 +372,8 @@ class StreamEncoder:
             fast path never rejects: on any doubt a piece goes through ``RowEncoder``, which decides).
         :param rules: what the models need of each record (``sparkify.staging.rules``): a record breaking
             one fails or is rejected like a value its column cannot hold; vocabularies are normalised.
-        :param truncated: told of each value cut to its column's length (the fast path cuts none).
+        :param truncated: told of each value cut to its column's length (the fast path leaves a piece with
+            a value too long to the reference path, which cuts it and says where).
         :raises StagingDataError: naming object, line and field, as ``RowEncoder.encode`` does.
         """
         if binary and self.binary_types is None:

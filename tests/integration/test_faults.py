@@ -626,3 +626,88 @@ def test_a_summary_counts_the_objects_another_run_staged_first(dag, clean_source
     assert raced[0]["objects_staged"] == 2  # the other run staged both day files
     assert summary["objects_staged"] == 0
     assert summary["objects_listed"] == summary["objects_staged"] + summary["objects_skipped"] == 2
+
+
+# -- issue 18: conflicting source records, truncation counted ------------------------------------------
+
+
+def _append_plays(source: Path, day: dt.date, plays: list[dict]) -> None:
+    path = faults.day_file(source, day)
+    faults.write_lines(path, [*faults.lines(path), *(json.dumps(play) for play in plays)])
+
+
+def test_conflicting_song_and_artist_versions_warn_naming_both_objects_and_no_play_gets_a_wrong_song(
+    dag, clean_source, db, tmp_path, caplog, capsys
+) -> None:
+    source = faults.copy_source(clean_source, tmp_path / "source")
+    first = faults.song_files(source)[0]
+    song = json.loads(first.read_text(encoding="utf-8"))
+    # the same song_id in a later object (by key), with another title and duration
+    other = {**song, "title": f"{song['title']} (Live)", "duration": 321.5}
+    later = faults.add_object(source, "song_data/Z/Z/Z/TRZZZZZZZZZZZZZZZZ.json", json.dumps(other))
+    # the same artist_id in another song, under another name
+    renamed = {**song, "song_id": "SOZZZZZZZZZZZZZZZZ", "title": "Another", "artist_name": "Someone Else"}
+    third = faults.add_object(source, "song_data/Z/Z/Y/TRZZZZZZZZZZZZZZZY.json", json.dumps(renamed))
+    _, play = faults.find(source, DAY1)
+    _append_plays(
+        source,
+        DAY1,
+        [
+            {
+                **play,
+                "sessionId": 900_001,
+                "song": song["title"],
+                "artist": song["artist_name"],
+                "length": song["duration"],
+            },
+            {**play, "sessionId": 900_002, "song": other["title"], "artist": other["artist_name"], "length": 321.5},
+        ],
+    )
+
+    run_window(dag, START, END, source)
+
+    assert snapshot(db) == faults.oracle_tables(source)
+    # the first object by key describes the song; the play of the other version is not published under it
+    assert rows(db, "select title, duration from songs where song_id = %s", (song["song_id"],)) == [
+        (song["title"], song["duration"])
+    ]
+    matched = dict(rows(db, "select session_id, song_id from songplays where session_id in (900001, 900002)"))
+    assert matched == {900_001: song["song_id"], 900_002: None}
+    text = logged(caplog, capsys)
+    for expected in ("conflicting_song_versions", "conflicting_artist_versions", "Someone Else"):
+        assert expected in text
+    for path in (first, later, third):
+        assert path.relative_to(source).as_posix() in text, "the warning names every object of a conflict"
+
+
+def test_values_longer_than_their_column_are_cut_counted_and_reported(
+    dag, clean_source, db, tmp_path, caplog, capsys
+) -> None:
+    source = faults.copy_source(clean_source, tmp_path / "source")
+    location = "Somewhere, " + "x" * 1500
+    agent = "y" * 2000
+    at_location = faults.set_field(source, DAY1, "location", location, n=0)
+    at_agent = faults.set_field(source, DAY1, "userAgent", agent, n=1)
+    key = at_location.path.relative_to(source).as_posix()
+
+    run_window(dag, START, END, source)
+
+    # COPY's TRUNCATECOLUMNS semantics: the row is loaded with the value cut to varchar(1024)
+    assert rows(db, "select location from songplays where location like 'Somewhere, x%%'") == [(location[:1024],)]
+    assert rows(db, "select user_agent from songplays where user_agent like 'yyy%%'") == [(agent[:1024],)]
+    counted = rows(
+        db,
+        "select object_key, column_name, value_count, first_line, longest, substr(example, 1, 20)"
+        " from truncated_values where table_name = 'staging_events' order by column_name",
+    )
+    assert counted == [
+        (key, "location", 1, at_location.line, len(location), location[:20]),
+        (key, "user_agent", 1, at_agent.line, len(agent), agent[:20]),
+    ]
+    text = logged(caplog, capsys)
+    assert "truncated_staged_values" in text and "Somewhere, x" in text
+
+    # the repaired object is staged again: its counts go with its old rows
+    shutil.copy(faults.day_file(clean_source, DAY1), at_location.path)
+    run_window(dag, START, END, source)
+    assert rows(db, "select count(*) from truncated_values") == [(0,)]
