@@ -140,6 +140,13 @@ def test_records_breaking_what_the_models_need_are_quarantined_and_the_rest_load
     (expected / bad_song.path.relative_to(source)).unlink()  # its one record is left out
     assert snapshot(db) == faults.oracle_tables(expected), "the window must hold every record but the bad ones"
     assert rows(db, "select count(*) from songs") == [(len(faults.song_files(source)) - 1,)]
+    # the star is whole: no play refers to a song, artist, user or time that is not published
+    for column, parent in (("song_id", "songs"), ("artist_id", "artists"), ("user_id", "users"), ("start_time", "time")):
+        orphans = (
+            f"select count(*) from songplays as sp where sp.{column} is not null"
+            f" and not exists (select 1 from {parent} as p where p.{column} = sp.{column})"
+        )
+        assert rows(db, orphans) == [(0,)], f"a play refers to a {column} missing from {parent}"
 
     key = {path: path.relative_to(source).as_posix() for path in (day1, day2, bad_song.path)}
     quarantined = rows(db, QUARANTINE)
