@@ -141,7 +141,8 @@ def test_records_breaking_what_the_models_need_are_quarantined_and_the_rest_load
     assert snapshot(db) == faults.oracle_tables(expected), "the window must hold every record but the bad ones"
     assert rows(db, "select count(*) from songs") == [(len(faults.song_files(source)) - 1,)]
     # the star is whole: no play refers to a song, artist, user or time that is not published
-    for column, parent in (("song_id", "songs"), ("artist_id", "artists"), ("user_id", "users"), ("start_time", "time")):
+    parents = {"song_id": "songs", "artist_id": "artists", "user_id": "users", "start_time": "time"}
+    for column, parent in parents.items():
         orphans = (
             f"select count(*) from songplays as sp where sp.{column} is not null"
             f" and not exists (select 1 from {parent} as p where p.{column} = sp.{column})"
