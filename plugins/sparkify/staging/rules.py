@@ -30,6 +30,8 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import and_
 from typing import TYPE_CHECKING, Any
 
 from sparkify.catalogue import load_catalogue
@@ -230,10 +232,11 @@ class RecordRules:
         for index, canonical in self.vocabularies.items():
             if not set(columns[index]) <= {None, *canonical.values()}:
                 return False
-        return all(self._plainly_holds(rule, columns) for rule in self.checks)
+        masks: dict[tuple, list[bool]] = {}  # rules of one model share its condition: computed once
+        return all(self._plainly_holds(rule, columns, masks) for rule in self.checks)
 
-    def _plainly_holds(self, rule: Rule, columns: list[list[Any]]) -> bool:
-        values = self._rows_read(rule, columns)
+    def _plainly_holds(self, rule: Rule, columns: list[list[Any]], masks: dict[tuple, list[bool]]) -> bool:
+        values = self._rows_read(rule, columns, masks)
         if rule.kind == "range":
             values = [v for v in values if v is not None]
         elif None in values:
@@ -254,19 +257,23 @@ class RecordRules:
                 return False
         return True
 
-    def _rows_read(self, rule: Rule, columns: list[list[Any]]) -> list[Any]:
+    def _rows_read(self, rule: Rule, columns: list[list[Any]], masks: dict[tuple, list[bool]]) -> list[Any]:
         """The values of ``rule``'s column in the rows its condition selects."""
         values = columns[self._index[rule.column]]
         if not rule.when:
             return values
-        mask = [True] * len(values)
-        for column, wanted in rule.when:
-            held = columns[self._index[column]]
-            if wanted == (None,):
-                mask = [m and h is not None and h != "" for m, h in zip(mask, held, strict=True)]
-            else:
-                mask = [m and h in wanted for m, h in zip(mask, held, strict=True)]
-        return [v for m, v in zip(mask, values, strict=True) if m]
+        mask = masks.get(rule.when)
+        if mask is None:
+            mask: list[bool] | None = None
+            for column, wanted in rule.when:
+                held = columns[self._index[column]]
+                if wanted == (None,):
+                    selected = [h is not None and h != "" for h in held]
+                else:
+                    selected = list(map(wanted.__contains__, held))  # in C: the common case, page = NextSong
+                mask = selected if mask is None else list(map(and_, mask, selected))
+            masks[rule.when] = mask = mask or []
+        return list(compress(values, mask))
 
 
 def _shown(value: Any) -> str:
