@@ -47,10 +47,11 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param daily_key: stage the objects of each day of the window: every object whose key starts with
         this pattern cut after its day field (see ``sparkify.day_listing``); objects left out and days
         without objects are logged in one warning line each.
-    :param time_column: with ``daily_key``, the column that places a row in a window (``ts``): after
-        staging, the window's day files are refused if a row has none or one more than
-        ``margin_days`` from its file's day (no window would load it), or if rows the ledger recorded
-        have vanished (see ``sparkify.staging_audit``).
+    :param time_column: with ``daily_key``, the column that places a row in a window (``ts``): a record
+        with none, or one more than ``margin_days`` from its file's day (no window would load it), is a
+        bad record as it is staged (``sparkify.staging.rules``), failed or quarantined by ``bad_records``;
+        after staging, the window's day files are refused if such rows are staged all the same, or if
+        rows the ledger recorded have vanished (see ``sparkify.staging_audit``).
     :param margin_days: with ``daily_key``, also stage the files of this many days before and after the
         window, so that an event filed under a neighbouring day is staged before its window is loaded.
     :param redshift_conn_id: the warehouse connection.
@@ -64,7 +65,8 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param max_workers: objects fetched at once where the operator fetches them (PostgreSQL).
     :param batch_bytes: encoded rows committed per transaction (PostgreSQL).
     :param manifest_batch: objects per manifest COPY (Redshift, ``prefix`` mode).
-    :param bad_records: what a record that cannot be staged does (templated, checked at run time): ``fail``
+    :param bad_records: what a record that cannot be staged, or that breaks what the catalogue's models
+        need of it (``sparkify.staging.rules``), does (templated, checked at run time): ``fail``
         (the default) fails its object, naming object, line and field, and keeps the objects before it;
         ``quarantine`` leaves it out, writes it to ``quarantined_records`` with object, line, field and
         reason, and stages the rest (see ``sparkify.staging.quarantine``).

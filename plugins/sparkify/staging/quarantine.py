@@ -2,11 +2,16 @@
 
 Under ``fail``, the first record that cannot be staged fails its object, naming object, line and field;
 the objects before it stay staged. Under ``quarantine``, such records (not JSON, not an object, NaN, a
-value its column cannot hold) are left out and written to ``quarantined_records`` with the object, line,
-field, reason and the record's text, in the transaction that stages the rest of the object, so the
-window loads without them and nothing is lost without a trace. At most ``max_bad_records`` are
+value its column cannot hold, a value that breaks what a model needs: ``sparkify.staging.rules``) are
+left out and written to ``quarantined_records`` with the object, line, field, reason and the record's
+text, in the transaction that stages the rest of the object, so the window loads without them and
+nothing is lost without a trace. At most ``max_bad_records`` are
 quarantined per task run: beyond that the data is wrong, not a few records of it, and the object fails as
 under ``fail``. Errors of a whole object (a BOM, not UTF-8) fail it under either policy.
+
+Values that ``TRUNCATECOLUMNS`` cuts to their column's length are staged (cut) under either policy, and
+counted per object and column in ``truncated_values``, with the first one's line and start, for a
+warn-level check to report.
 
 Repair: fix the object at the source; its new version is staged again in place of the old rows and of
 its quarantined records; rerun the window (``airflow tasks clear``, or the UI's *Clear*) to load it.
