@@ -99,6 +99,21 @@ def _bom(src: Path) -> Where:
     return Where(path, 1)
 
 
+def _matched_play_with_another_length(src: Path) -> None:
+    """A play of a catalogue song, its length changed by a second: it names the song, matches none."""
+    titles = {json.loads(p.read_text())["title"] for p in faults.song_files(src)}
+    n = next(n for n in range(100) if faults.find(src, DAY1, n=n)[1]["song"] in titles)
+    faults.set_field(src, DAY1, "length", faults.find(src, DAY1, n=n)[1]["length"] + 1.0, n=n)
+
+
+def _same_play_resent_with_other_content(src: Path) -> None:
+    """A play sent again in a second object of its day with another level and location: one play, the
+    copy of the first object by key wins (songplays.sql)."""
+    _, play = faults.find(src, DAY1)
+    other = {**play, "level": "paid" if play["level"] == "free" else "free", "location": "Elsewhere, XX"}
+    faults.add_object(src, "log_data/2018/11/2018-11-01-events-resent.json", json.dumps(other) + "\n")
+
+
 def _nan(src: Path) -> Where:
     _, record = faults.find(src, DAY1)
     raw = json.dumps({**record, "length": 1.5}).replace("1.5", "NaN")
@@ -302,6 +317,13 @@ DATA_FAULTS = [
         lambda s: faults.set_song_field(s, "artist_latitude", 123.4, n=1),
         Fails(says=("field artist_latitude (column artist_latitude): 123.4 is not <= 90", "range(latitude)")),
     ),
+    Case(
+        "play-naming-a-song-with-another-length",
+        "18.6",
+        _matched_play_with_another_length,
+        Loaded(warns=("plays_matching_a_song_but_not_its_duration",)),
+    ),
+    Case("same-play-resent-with-other-content", "18.6", _same_play_resent_with_other_content, Loaded(), hourly=True),
     # vocabularies: normalised (trimmed, canonical case), a value outside them counted, never dropped
     Case("page-in-lower-case", "18.4", lambda s: faults.set_field(s, DAY1, "page", "nextsong"), Loaded()),
     Case(
