@@ -79,7 +79,7 @@ def test_a_new_models_needs_are_checked_too(tmp_path) -> None:
 
 def _record(pick: random.Random) -> dict:
     return {
-        "page": pick.choice(["NextSong", "NextSong", "Home", "nextsong", "NextSong ", "Next Song", None, ""]),
+        "page": pick.choice(["NextSong", "NextSong", "Home", "nextsong", "NextSong ", "Next Song", None, "", {"a": 1}]),
         "sessionId": pick.choice([1, 2, None, "", 7]),
         "userId": pick.choice(["5", "", None, 3]),
         "level": pick.choice(["free", "paid", " Paid", "FREE", "gold", None]),

@@ -230,7 +230,10 @@ class RecordRules:
         """Whether every rule visibly holds for these decoded values, with no normalisation needed (the
         fast path's test; on doubt the reference path decides, record by record)."""
         for index, canonical in self.vocabularies.items():
-            if not set(columns[index]) <= {None, *canonical.values()}:
+            try:
+                if not set(columns[index]) <= {None, *canonical.values()}:
+                    return False
+            except TypeError:  # an object or array where a word belongs: the reference path names it
                 return False
         masks: dict[tuple, list[bool]] = {}  # rules of one model share its condition: computed once
         return all(self._plainly_holds(rule, columns, masks) for rule in self.checks)
