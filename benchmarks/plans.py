@@ -17,8 +17,18 @@ from typing import Any
 
 import psycopg
 
-# stale_hours: read by the songplays check hours_to_reload
-TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "stale_hours")
+# stale_hours: read by the songplays check hours_to_reload; truncated_values: by truncated_staged_values
+TABLES = (
+    "staging_events",
+    "staging_songs",
+    "songplays",
+    "users",
+    "songs",
+    "artists",
+    "time",
+    "stale_hours",
+    "truncated_values",
+)
 STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
 SCHEMA = "unanalysed"
 

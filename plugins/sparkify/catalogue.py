@@ -56,6 +56,11 @@ class TableSpec:
     checks: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     #: the scope of checks that name none: ``window`` keeps an hourly run's checks to its own rows
     check_scope: str = "table"
+    #: the staged rows the model reads, per staging table (``{column: value}``): its staging rules apply
+    #: to those rows only (see :mod:`sparkify.staging.rules`)
+    reads: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: requirements on staged columns that no model column shows (``range``, ``vocabulary``)
+    staging_rules: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -106,8 +111,41 @@ def read_table_spec(path: str | Path) -> TableSpec:
         columns=tuple(_column(path, c, depends_on) for c in document.get("columns") or []),
         checks=tuple(checks),
         check_scope=str(document.get("check_scope") or "table"),
+        reads=_reads(path, document.get("reads"), depends_on),
+        staging_rules=_staging_rules(path, document.get("staging_rules"), depends_on),
         path=path,
     )
+
+
+def _reads(path: Path, reads: Any, depends_on: tuple[str, ...]) -> dict[str, Any]:
+    """``reads:``: per table the model depends on, the ``{column: value}`` its rows must match."""
+    if not reads:
+        return {}
+    if not isinstance(reads, dict) or not all(isinstance(v, dict) for v in reads.values()):
+        raise CatalogueError(f"{path}: reads: expected {{table: {{column: value}}}}")
+    for table in reads:
+        if table not in depends_on:
+            raise CatalogueError(f"{path}: reads: {table!r} is not one of depends_on ({', '.join(depends_on)})")
+    return dict(reads)
+
+
+def _staging_rules(path: Path, entries: Any, depends_on: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    """``staging_rules:``: ``range`` or ``vocabulary`` entries on ``table.column`` of a table depended on."""
+    if not entries:
+        return ()
+    if not isinstance(entries, list):
+        raise CatalogueError(f"{path}: staging_rules must be a list")
+    for entry in entries:
+        kinds = [k for k in (entry if isinstance(entry, dict) else {}) if k in ("range", "vocabulary")]
+        if len(kinds) != 1 or not isinstance(entry[kinds[0]], dict):
+            raise CatalogueError(f"{path}: staging_rules: each entry is one of range, vocabulary, got {entry!r}")
+        arg = entry[kinds[0]]
+        table, _, column = str(arg.get("column", "")).rpartition(".")
+        if table not in depends_on or not column:
+            raise CatalogueError(f"{path}: staging_rules: {arg.get('column')!r} is not table.column of depends_on")
+        if kinds[0] == "vocabulary" and not arg.get("values"):
+            raise CatalogueError(f"{path}: staging_rules: vocabulary({column}) needs values")
+    return tuple(entries)
 
 
 def _column(path: Path, entry: Any, depends_on: tuple[str, ...]) -> ColumnSpec:

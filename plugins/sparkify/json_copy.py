@@ -29,11 +29,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sparkify.staging.rules import RuleViolation
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from sparkify.staging.rules import RecordRules
+
     #: told of a record left out: ``(line, field path or None, reason, the record's text)``
     Reject = Callable[[int, str | None, str, str], None]
+    #: told of a value cut to its column's length: ``(line, column, length, the value)``
+    Truncated = Callable[[int, str, int, str], None]
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _MIN_MILLIS = (dt.datetime.min - _EPOCH) // dt.timedelta(milliseconds=1)
@@ -246,6 +252,8 @@ class RowEncoder:
         self.mapping = mapping
         self.options = options
         self.converters = [self._converter(c) for c in mapping.columns]
+        self._truncated: Truncated | None = None
+        self._line = 0
 
     def encode(self, text: str, where: str, extra: Sequence[str] = ()) -> tuple[list[str], int]:
         """Encode every record of one object; returns (COPY lines, record count)."""
@@ -253,20 +261,41 @@ class RowEncoder:
         return lines, len(lines)
 
     def encode_records(
-        self, records: Iterable[tuple[int, dict]], where: str, suffix: str, reject: Reject | None = None
+        self,
+        records: Iterable[tuple[int, dict]],
+        where: str,
+        suffix: str,
+        reject: Reject | None = None,
+        rules: RecordRules | None = None,
+        truncated: Truncated | None = None,
     ) -> list[str]:
         """Encode ``(line, object)`` pairs into COPY lines, each ending in ``suffix``. A record with a value
-        its column cannot hold fails naming object, line and field, or, with ``reject``, is handed to it
-        and left out."""
+        its column cannot hold, or that breaks one of ``rules`` (what the models need of it, see
+        ``sparkify.staging.rules``), fails naming object, line, field and value, or, with ``reject``, is
+        handed to it and left out. ``truncated`` is told of each value cut to its column's length."""
         converters = self.converters
         extract = self.mapping.extract
         lines = []
+        self._truncated = truncated
         for line_no, record in records:
             values = extract(record)
+            self._line = line_no
             try:
                 cells = [convert(value) for convert, value in zip(converters, values, strict=True)]
+                if rules is not None:
+                    cells = rules.apply(values, cells)
+            except RuleViolation as violation:
+                path, column = self.mapping.describe[violation.index], self.mapping.columns[violation.index].name
+                if reject is None:
+                    raise StagingDataError(
+                        f"{where}, line {line_no}, field {path} (column {column}): {violation}"
+                    ) from None
+                reject(line_no, path, f"column {column}: {violation}", json.dumps(record, ensure_ascii=False))
+                continue
             except (TypeError, ValueError, OverflowError):
+                self._truncated = None  # converting again to find the field: no truncation counted twice
                 path, column, error = self._failing_field(values)
+                self._truncated = truncated
                 if reject is None:
                     raise StagingDataError(
                         f"{where}, line {line_no}, field {path} (column {column}): {error}"
@@ -309,6 +338,8 @@ class RowEncoder:
             if column.max_length and len(value) > column.max_length:
                 if not options.truncate_columns:
                     raise ValueError(f"{len(value)} characters do not fit varchar({column.max_length})")
+                if self._truncated is not None:
+                    self._truncated(self._line, column.name, len(value), value)
                 value = value[: column.max_length]
             return _escape(value) if _NEEDS_ESCAPE(value) else value
 

@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import BinaryIO
 
-    from sparkify.json_copy import Reject
+    from sparkify.json_copy import Reject, Truncated
+    from sparkify.staging.rules import RecordRules
 
 PIECE_BYTES = 1 << 20  # source bytes read and encoded per step
 RUN_ROWS = 20_000  # rows of in-memory objects encoded ahead of one COPY
@@ -111,6 +112,8 @@ def _column_encoder(  # noqa: C901 - one branch per column type reads best
                 return by_value(values)
             filled = list(filter(None, values))
             if filled:
+                if max_length and max(map(len, filled)) > max_length:
+                    raise _NotFast  # the reference path cuts it and counts it (``truncated``), by line
                 joined = "".join(filled)
                 if (
                     "\\" in joined
@@ -118,7 +121,6 @@ def _column_encoder(  # noqa: C901 - one branch per column type reads best
                     or "\n" in joined
                     or "\r" in joined
                     or "\x00" in joined
-                    or (max_length and max(map(len, filled)) > max_length)
                     or list(map(str.strip, filled)) != filled
                 ):
                     return by_value(values)
@@ -232,9 +234,10 @@ def _value_encoder(  # noqa: C901 - one branch per column type reads best
             if not kinds <= _TEXT:
                 return by_value(values)
             filled = list(filter(None, values))
+            if filled and max_length and max(map(len, filled)) > max_length:
+                raise _NotFast  # the reference path cuts it and counts it (``truncated``), by line
             if filled and (
                 "\x00" in "".join(filled)  # the reference drops NUL characters
-                or (max_length and max(map(len, filled)) > max_length)
                 or list(map(str.strip, filled)) != filled
             ):
                 return by_value(values)
@@ -332,11 +335,18 @@ class StreamEncoder:
     # -- one object ---------------------------------------------------------------------------------
 
     def encode_object(
-        self, body: bytes, where: str, extra: Sequence[str] = (), binary: bool = False, reject: Reject | None = None
+        self,
+        body: bytes,
+        where: str,
+        extra: Sequence[str] = (),
+        binary: bool = False,
+        reject: Reject | None = None,
+        rules: RecordRules | None = None,
+        truncated: Truncated | None = None,
     ) -> tuple[list, int]:
         """Encode one object held in memory; returns (chunks, as ``chunks`` yields them, record count)."""
         chunks, rows = [], 0
-        for chunk, count in self.chunks(body, where, extra, binary, reject):
+        for chunk, count in self.chunks(body, where, extra, binary, reject, rules, truncated):
             chunks.append(chunk)
             rows += count
         return chunks, rows
@@ -348,6 +358,8 @@ class StreamEncoder:
         extra: Sequence[str] = (),
         binary: bool = False,
         reject: Reject | None = None,
+        rules: RecordRules | None = None,
+        truncated: Truncated | None = None,
     ) -> Iterator[tuple[Any, int]]:
         """Yield ``(chunk, rows)`` for one object, a piece at a time.
 
@@ -358,6 +370,10 @@ class StreamEncoder:
             instead of COPY text.
         :param reject: told of each bad record, which is left out, instead of failing the object (the
             fast path never rejects: on any doubt a piece goes through ``RowEncoder``, which decides).
+        :param rules: what the models need of each record (``sparkify.staging.rules``): a record breaking
+            one fails or is rejected like a value its column cannot hold; vocabularies are normalised.
+        :param truncated: told of each value cut to its column's length (the fast path leaves a piece with
+            a value too long to the reference path, which cuts it and says where).
         :raises StagingDataError: naming object, line and field, as ``RowEncoder.encode`` does.
         """
         if binary and self.binary_types is None:
@@ -368,7 +384,9 @@ class StreamEncoder:
         for piece, last in self._pieces(io.BytesIO(body) if isinstance(body, bytes | bytearray) else body, where):
             if offset == 0 and piece.startswith(_BOM_BYTES):
                 raise StagingDataError(bom_message(where))
-            fast = None if tail or self._decode_line is None else self._fast(piece, suffix, binary and tuple(extra))
+            fast = (
+                None if tail or self._decode_line is None else self._fast(piece, suffix, binary and tuple(extra), rules)
+            )
             if fast is not None:
                 if fast[1]:
                     yield fast
@@ -384,7 +402,7 @@ class StreamEncoder:
                     text, start = tail[0] + text, tail[1]
                 tail = None if last else []  # type: ignore[assignment]  # None: the last piece keeps no tail
                 records = iter_records(text, where, start, tail, reject)
-                lines = self.exact.encode_records(records, where, suffix, reject)
+                lines = self.exact.encode_records(records, where, suffix, reject, rules, truncated)
                 if lines:
                     yield (self._read_back(lines, tuple(extra)) if binary else "".join(lines)), len(lines)
                 if tail and len(tail[0]) > MAX_LINE_BYTES:
@@ -421,7 +439,9 @@ class StreamEncoder:
             rows.append(values + extra)
         return rows
 
-    def _fast(self, piece: bytes, suffix: str, binary_extra: tuple[str, ...] | bool = False) -> tuple[Any, int] | None:
+    def _fast(
+        self, piece: bytes, suffix: str, binary_extra: tuple[str, ...] | bool = False, rules: RecordRules | None = None
+    ) -> tuple[Any, int] | None:
         """Encode a piece of JSON lines column by column, or None when the reference path must decide."""
         lines = piece.split(b"\n")
         if lines and not lines[-1]:
@@ -434,7 +454,10 @@ class StreamEncoder:
             if not records:
                 return "", 0
             encoders = self._value_encoders if binary_extra is not False else self._encoders
-            cells = [encode(list(map(get, records))) for get, encode in zip(self._getters, encoders, strict=True)]
+            values = [list(map(get, records)) for get in self._getters]
+            if rules is not None and not rules.plainly_met(values):
+                raise _NotFast  # a record may break a rule or need normalising: the reference path decides
+            cells = [encode(column) for column, encode in zip(values, encoders, strict=True)]
         except (msgspec.MsgspecError, UnicodeDecodeError, _NotFast):
             return None
         if binary_extra is not False:
@@ -455,6 +478,9 @@ class CopyItem:
     body: bytes | Callable[[], BinaryIO]
     #: told of each bad record, left out, instead of failing the object (``StreamEncoder.chunks``)
     reject: Reject | None = None
+    #: what the models need of each record, and who is told of truncated values (``StreamEncoder.chunks``)
+    rules: RecordRules | None = None
+    truncated: Truncated | None = None
 
 
 @dataclass
@@ -502,7 +528,15 @@ def copy_objects(
         while pending is not None and not callable(pending.body) and sum(n for _, n in encoded) < RUN_ROWS:
             try:
                 encoded.append(
-                    encoder.encode_object(pending.body, pending.where, pending.extra, copy.binary, pending.reject)
+                    encoder.encode_object(
+                        pending.body,
+                        pending.where,
+                        pending.extra,
+                        copy.binary,
+                        pending.reject,
+                        pending.rules,
+                        pending.truncated,
+                    )
                 )
             except StagingDataError as error:
                 failure = error
@@ -525,7 +559,10 @@ def _copy_streamed(copy: _Copy, encoder: StreamEncoder, item: CopyItem) -> int:
         assert callable(item.body), "only openers are streamed"
         stream = item.body()
         try:
-            for chunk, count in encoder.chunks(stream, item.where, item.extra, copy.binary, item.reject):
+            chunks = encoder.chunks(
+                stream, item.where, item.extra, copy.binary, item.reject, item.rules, item.truncated
+            )
+            for chunk, count in chunks:
                 rows += count
                 yield chunk
         finally:

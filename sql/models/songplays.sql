@@ -11,7 +11,7 @@
 -- When copies of one play differ in other fields, the copy from the first source object (by key) wins,
 -- then the smallest level, song, artist, length, location and user agent (NULLs last): deterministic.
 -- song_id and artist_id come from the staged song with the same title, artist name and duration
--- (NULL when none matches; the smallest song_id when several do).
+-- (NULL when none matches; the smallest song_id when several do), among the versions songs publishes.
 with window_plays as (
     select
         md5(
@@ -55,16 +55,31 @@ distinct_plays as (
     from window_plays
 ),
 
-song_candidates as (
+song_versions as (
+    -- a song_id staged with different attributes in several objects: the version songs.sql publishes
+    -- (the first object by key) is the only one a play can match, so no play is published under a song
+    -- whose attributes it did not match (conflicting_song_versions in songs.yml warns of such ids)
     select
         s.song_id,
         s.artist_id,
         s.title,
         s.artist_name,
         s.duration,
-        row_number() over (partition by s.title, s.artist_name, s.duration order by s.song_id) as preference
+        row_number() over (partition by s.song_id order by s._source_key) as version
     from staging_songs as s
     where s.song_id is not null
+),
+
+song_candidates as (
+    select
+        v.song_id,
+        v.artist_id,
+        v.title,
+        v.artist_name,
+        v.duration,
+        row_number() over (partition by v.title, v.artist_name, v.duration order by v.song_id) as preference
+    from song_versions as v
+    where v.version = 1
 )
 
 select

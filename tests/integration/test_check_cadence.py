@@ -27,11 +27,14 @@ def test_hourly_checks_of_growing_tables_are_window_scoped_and_daily_ones_read_t
     checks = load_checks(TABLES)
     hourly = [c for c in checks if c.cadence == "hourly" and c.table in ("songplays", "time")]
     # every hourly check that reads a growing table reads its window; hours_to_reload reads the small
-    # stale_hours table only (the hours a changed source left to reload), never songplays
-    reads_table = [c for c in hourly if c.name != "hours_to_reload"]
+    # stale_hours table only (the hours a changed source left to reload), never songplays, and
+    # truncated_staged_values the small truncated_values table (a row per object and column cut)
+    reads_table = [c for c in hourly if c.name not in ("hours_to_reload", "truncated_staged_values")]
     assert reads_table and all(c.scope == "window" and "%(window_start)s" in c.sql for c in reads_table)
     (to_reload,) = [c for c in hourly if c.name == "hours_to_reload"]
     assert "from stale_hours" in to_reload.sql and "songplays" not in to_reload.sql
+    (truncated,) = [c for c in hourly if c.name == "truncated_staged_values"]
+    assert "from truncated_values" in truncated.sql and "staging_events" not in truncated.sql.split("where")[0]
     daily = {(c.table, c.name) for c in checks if c.cadence == "daily"}
     assert ("songplays", "unique(songplay_id)") in daily and ("time", "unique(start_time)") in daily
     assert all(c.scope == "table" for c in checks if c.cadence == "daily")

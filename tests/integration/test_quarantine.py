@@ -115,3 +115,62 @@ def test_the_fail_policy_quarantines_nothing(dag, source, db) -> None:
 def test_an_unknown_policy_fails_at_once_naming_it(dag, source) -> None:
     with pytest.raises(AirflowFailException, match="bad_records must be one of fail, quarantine, got 'skip'"):
         run_window(dag, START, END, source, bad_records="skip")
+
+
+def test_records_breaking_what_the_models_need_are_quarantined_and_the_rest_loads(
+    dag, clean_source, source, db, tmp_path
+) -> None:
+    """Issue 18: the records a model could not load (no identity, no window, a negative duration) are
+    quarantined as they are staged, naming object, line, field and value, and everything else loads."""
+    null_session = faults.set_field(source, DAY1, "sessionId", None, n=0)
+    seconds = faults.find(source, DAY1, n=1)[1]["ts"] // 1000
+    in_seconds = faults.set_field(source, DAY1, "ts", seconds, n=1)
+    negative_item = faults.set_field(source, DAY2, "itemInSession", -3, n=0)
+    no_user = faults.set_field(source, DAY2, "userId", "", n=1)
+    bad_song = faults.set_song_field(source, "duration", -1.5)
+
+    run_window(dag, START, END, source, bad_records="quarantine")
+
+    day1, day2 = (faults.day_file(source, day) for day in (DAY1, DAY2))
+    expected = without_lines(
+        source,
+        tmp_path,
+        {day1: {null_session.line, in_seconds.line}, day2: {negative_item.line, no_user.line}},
+    )
+    (expected / bad_song.path.relative_to(source)).unlink()  # its one record is left out
+    assert snapshot(db) == faults.oracle_tables(expected), "the window must hold every record but the bad ones"
+    assert rows(db, "select count(*) from songs") == [(len(faults.song_files(source)) - 1,)]
+    # the star is whole: no play refers to a song, artist, user or time that is not published
+    parents = {"song_id": "songs", "artist_id": "artists", "user_id": "users", "start_time": "time"}
+    for column, parent in parents.items():
+        orphans = (
+            f"select count(*) from songplays as sp where sp.{column} is not null"
+            f" and not exists (select 1 from {parent} as p where p.{column} = sp.{column})"
+        )
+        assert rows(db, orphans) == [(0,)], f"a play refers to a {column} missing from {parent}"
+
+    key = {path: path.relative_to(source).as_posix() for path in (day1, day2, bad_song.path)}
+    quarantined = rows(db, QUARANTINE)
+    assert [(object_key, line, field) for object_key, line, field, _, _ in quarantined] == sorted(
+        [
+            (key[day1], null_session.line, "$['sessionId']"),
+            (key[day1], in_seconds.line, "$['ts']"),
+            (key[day2], negative_item.line, "$['itemInSession']"),
+            (key[day2], no_user.line, "$['userId']"),
+            (key[bad_song.path], 1, "duration"),
+        ]
+    )
+    reasons = {(object_key, line): reason for object_key, line, _, reason, _ in quarantined}
+    assert reasons[key[day1], null_session.line].startswith("column session_id: null: a value is needed")
+    assert f"{seconds} (1970-01-" in reasons[key[day1], in_seconds.line]
+    assert "no window would ever load it" in reasons[key[day1], in_seconds.line]
+    assert reasons[key[day2], negative_item.line].startswith("column item_in_session: -3 is not >= 0")
+    assert reasons[key[day2], no_user.line].startswith('column user_id: "": a value is needed')
+    assert reasons[key[bad_song.path], 1].startswith("column duration: -1.5 is not > 0")
+
+    # the repair: the objects put right are staged again in place of their quarantine
+    for path in (day1, day2, bad_song.path):
+        shutil.copy(clean_source / path.relative_to(source), path)
+    run_window(dag, START, END, source, bad_records="quarantine")
+    assert rows(db, QUARANTINE) == []
+    assert snapshot(db) == faults.oracle_tables(source)

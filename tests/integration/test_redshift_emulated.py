@@ -236,3 +236,56 @@ def test_a_record_that_is_not_json_is_named_without_an_empty_field(dag, on_redsh
     assert "2018-11-02-events.json, line 3: " in message
     assert "field" not in message.split("line 3", 1)[1].split(";", 1)[0]
     assert "()" not in message
+
+
+def upload_records_the_models_cannot_use(source: dict, s3_endpoint: str) -> dict[str, object]:
+    """Issue 18 on Redshift: a play without sessionId (line 3 of the 2nd's file), a play whose page is
+    ``nextsong `` (line 4 as a play: normalised), and a song with a negative duration. Uploads them."""
+    day_file = source["folder"] / BAD_DAY
+    lines = day_file.read_text().splitlines(keepends=True)
+    plays = [n for n, line in enumerate(lines) if json.loads(line)["page"] == "NextSong"]
+    null_session, spelled = plays[0], plays[1]
+    record = json.loads(lines[null_session])
+    record["sessionId"] = None
+    lines[null_session] = json.dumps(record) + "\n"
+    record = json.loads(lines[spelled])
+    record["page"] = "nextsong "
+    lines[spelled] = json.dumps(record) + "\n"
+    day_file.write_text("".join(lines))
+    s3 = client(s3_endpoint)
+    s3.upload_file(str(day_file), source["bucket"], "raw/" + BAD_DAY)
+    song_file = sorted((source["folder"] / "song_data").rglob("*.json"))[0]
+    song = json.loads(song_file.read_text())
+    song["duration"] = -1.5
+    song_file.write_text(json.dumps(song))
+    s3.upload_file(str(song_file), source["bucket"], "raw/" + song_file.relative_to(source["folder"]).as_posix())
+    return {"day_file": day_file, "null_session": null_session, "song_file": song_file, "song_id": song["song_id"]}
+
+
+def test_on_redshift_the_staging_rules_run_on_the_copied_rows_before_they_are_staged(
+    dag, on_redshift, source, s3_endpoint, db
+) -> None:
+    bad = upload_records_the_models_cannot_use(source, s3_endpoint)
+
+    with pytest.raises(AirflowFailException) as error:  # the fail policy: the object and the value, no constraint
+        run_window(dag, START, END, source["uri"])
+    message = str(error.value)
+    assert BAD_DAY in message and "field session_id: null: a value is needed" in message
+    assert "NotNullViolation" not in message
+
+    db.execute("delete from staging_ledger")
+    for table in ("staging_events", "staging_songs"):
+        db.execute(f"delete from {table}")
+    run_window(dag, START, END, source["uri"], bad_records="quarantine")
+    quarantined = rows(db, "select object_key, line_number, field, reason from quarantined_records order by field")
+    assert [(key if key == BAD_DAY else "manifest", line, field) for key, line, field, _ in quarantined] == [
+        ("manifest", None, "duration"),  # a manifest's rows cannot be told apart by object on Redshift
+        (BAD_DAY, None, "session_id"),  # nor do COPY'd rows keep their line
+    ]
+    assert quarantined[0][3].startswith("column duration: -1.5 is not > 0")
+    # the rest loaded: what the JSON says without those two records, "nextsong " counted as a play
+    lines = bad["day_file"].read_text().splitlines(keepends=True)
+    del lines[bad["null_session"]]
+    bad["day_file"].write_text("".join(lines))
+    bad["song_file"].unlink()
+    assert_star_schema_matches(db, source["folder"], START, END)

@@ -108,6 +108,25 @@ def duplicate_line(source: Path, day: dt.date, n: int = 0) -> None:
     write_lines(path, text_lines)
 
 
+def song_files(source: Path) -> list[Path]:
+    """The song files, in the order of their keys."""
+    return sorted((source / "song_data").rglob("*.json"), key=lambda p: p.relative_to(source).as_posix())
+
+
+def set_song_field(source: Path, field: str, value: Any, n: int = 0) -> Where:
+    """Give the ``n``-th song file (by key) ``field = value`` (``...`` removes the field). Song files map
+    with ``auto``, so an error names the field by its key (``field duration``), not by a JSONPath: the
+    returned place names object and line, the case's texts the field."""
+    path = song_files(source)[n]
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if value is ...:
+        record.pop(field, None)
+    else:
+        record[field] = value
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    return Where(path, 1)
+
+
 def add_object(source: Path, key: str, content: str | bytes) -> Path:
     path = source / key
     path.parent.mkdir(parents=True, exist_ok=True)

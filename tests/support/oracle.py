@@ -32,6 +32,32 @@ def _file_day(name: str) -> dt.date | None:
         return None  # a file named for no day is staged by no window
 
 
+#: the vocabularies staging normalises (issue 18): trimmed, matched without regard to case; written out
+#: here as the issue states them, not read from the catalogue the pipeline uses
+VOCABULARIES = {
+    "page": [
+        *("NextSong", "Home", "Login", "Logout", "Settings", "Help", "About", "Error", "Upgrade", "Downgrade"),
+        *("Register", "Cancel", "Save Settings", "Submit Upgrade", "Submit Downgrade", "Submit Registration"),
+        *("Cancellation Confirmation", "Add Friend", "Add to Playlist", "Thumbs Up", "Thumbs Down", "Roll Advert"),
+    ],
+    "level": ["free", "paid"],
+    "method": ["GET", "PUT"],
+    "auth": ["Logged In", "Logged Out", "Guest", "Cancelled"],
+    "gender": ["F", "M"],
+}
+
+
+def normalised(event: dict) -> dict:
+    """The event with its vocabulary fields as staged: a known value in its canonical spelling, another
+    value trimmed."""
+    out = dict(event)
+    for name, known in VOCABULARIES.items():
+        value = out.get(name)
+        if isinstance(value, str) and value.strip():
+            out[name] = next((k for k in known if k.casefold() == value.strip().casefold()), value.strip())
+    return out
+
+
 def events(source: Path, days: set[dt.date] | None = None, *, every_object: bool = False) -> list[dict]:
     """Every event of the day files (all files named ``YYYY-MM-DD…`` under ``log_data/``) of ``days``.
 
@@ -50,12 +76,14 @@ def events(source: Path, days: set[dt.date] | None = None, *, every_object: bool
             key = path.relative_to(source).as_posix()
             data = path.read_bytes()
             text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
-            rows.extend({**json.loads(line), "_object": key} for line in text.splitlines() if line.strip())
+            rows.extend({**normalised(json.loads(line)), "_object": key} for line in text.splitlines() if line.strip())
     return rows
 
 
 def songs(source: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((source / "song_data").rglob("*.json"))]
+    """Every song file's record, in the order of the files' keys, each with its key as ``_object``."""
+    paths = sorted((source / "song_data").rglob("*.json"), key=lambda p: p.relative_to(source).as_posix())
+    return [{**json.loads(p.read_text()), "_object": p.relative_to(source).as_posix()} for p in paths]
 
 
 def moment(ts_ms: int) -> dt.datetime:
@@ -89,7 +117,10 @@ def songplays(
     smallest level, song, artist, length, location and user agent (None last).
     """
     catalog: dict[tuple, tuple] = {}
-    for song in sorted(all_songs, key=lambda s: s["song_id"]):
+    published: dict[str, dict] = {}  # one version per song_id: the first file's (songs are in path order)
+    for song in all_songs:
+        published.setdefault(song["song_id"], song)
+    for song in sorted(published.values(), key=lambda s: s["song_id"]):
         catalog.setdefault((song["title"], song["artist_name"], song["duration"]), (song["song_id"], song["artist_id"]))
     lo, hi = start.replace(tzinfo=None), end.replace(tzinfo=None)
     chosen: dict[tuple, dict] = {}

@@ -16,6 +16,7 @@ from sparkify.sources import open_source
 from sparkify.staging.changes import ChangedHours
 from sparkify.staging.quarantine import BadRecordPolicy
 from sparkify.staging.request import StageOptions, StageRequest
+from sparkify.staging.rules import StagingRules, table_rules
 from sparkify.staging_audit import check_staged_days
 from sparkify.window import resolve_window
 
@@ -47,10 +48,11 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param daily_key: stage the objects of each day of the window: every object whose key starts with
         this pattern cut after its day field (see ``sparkify.day_listing``); objects left out and days
         without objects are logged in one warning line each.
-    :param time_column: with ``daily_key``, the column that places a row in a window (``ts``): after
-        staging, the window's day files are refused if a row has none or one more than
-        ``margin_days`` from its file's day (no window would load it), or if rows the ledger recorded
-        have vanished (see ``sparkify.staging_audit``).
+    :param time_column: with ``daily_key``, the column that places a row in a window (``ts``): a record
+        with none, or one more than ``margin_days`` from its file's day (no window would load it), is a
+        bad record as it is staged (``sparkify.staging.rules``), failed or quarantined by ``bad_records``;
+        after staging, the window's day files are refused if such rows are staged all the same, or if
+        rows the ledger recorded have vanished (see ``sparkify.staging_audit``).
     :param margin_days: with ``daily_key``, also stage the files of this many days before and after the
         window, so that an event filed under a neighbouring day is staged before its window is loaded.
     :param redshift_conn_id: the warehouse connection.
@@ -64,7 +66,8 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param max_workers: objects fetched at once where the operator fetches them (PostgreSQL).
     :param batch_bytes: encoded rows committed per transaction (PostgreSQL).
     :param manifest_batch: objects per manifest COPY (Redshift, ``prefix`` mode).
-    :param bad_records: what a record that cannot be staged does (templated, checked at run time): ``fail``
+    :param bad_records: what a record that cannot be staged, or that breaks what the catalogue's models
+        need of it (``sparkify.staging.rules``), does (templated, checked at run time): ``fail``
         (the default) fails its object, naming object, line and field, and keeps the objects before it;
         ``quarantine`` leaves it out, writes it to ``quarantined_records`` with object, line, field and
         reason, and stages the rest (see ``sparkify.staging.quarantine``).
@@ -173,6 +176,14 @@ class StageToRedshiftOperator(WarehouseOperator):
                     day_of=listing.day_of,  # filled as the listing is read, before any object is staged
                     margin=dt.timedelta(days=self.margin_days),
                 )
+        # what the catalogue's models need of each record, and for day files the window of its file's day:
+        # checked as each record is staged, so bad data is named (or quarantined) here, not by a load
+        rules = StagingRules(
+            table_rules(self.table),
+            time_column=self.time_column if listing is not None else None,
+            day_of=listing.day_of if listing is not None else None,
+            margin=dt.timedelta(days=self.margin_days),
+        )
         request = StageRequest(
             table=self.table,
             source=source,
@@ -192,6 +203,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             log=self.log,
             run_id=str(context.get("run_id") or "") or None,
             changes=changes,
+            rules=rules,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = warehouse.stage(request)

@@ -67,6 +67,28 @@ def compile_table_checks(table: TableSpec) -> list[Check]:
         if not isinstance(spec, dict):
             raise CheckDefinitionError(f"{ctx.origin}: check {number} is not a mapping")
         checks.extend(compile_check(ctx, spec, table.check_scope, table.primary_key))
+    return checks + vocabulary_checks(table)
+
+
+def vocabulary_checks(table: TableSpec) -> list[Check]:
+    """A warn-level check per ``staging_rules`` vocabulary of ``table``: the staged values outside it.
+
+    Staging normalises such a column (``sparkify.staging.rules``) and keeps a value it does not know,
+    so that nothing is dropped without a word: this check counts those values (in the run's window when
+    the entry names the staging table's time column as ``window``) and shows a few."""
+    checks = []
+    for entry in table.staging_rules:
+        arg = entry.get("vocabulary")
+        if not arg:
+            continue
+        staged, _, column = str(arg["column"]).rpartition(".")
+        window = arg.get("window")
+        ctx = CheckContext(staged, window, str(table.path or table.name))
+        common = {"severity": "warn", "scope": "window" if window else "table"}
+        name = f"staged_vocabulary({staged}.{column})"
+        for check in KINDS["accepted_values"](ctx, {"column": column, "values": arg["values"]}, name, common):
+            # reported with the model that relies on the vocabulary (its lineage, its asset's summary)
+            checks.append(replace(check, table=table.name, kind="accepted_values", column=None))
     return checks
 
 

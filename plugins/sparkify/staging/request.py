@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from sparkify.sources import Source, SourceObject
     from sparkify.staging.changes import ChangedHours
+    from sparkify.staging.rules import StagingRules
 
 AUTO_FORMATS = ("auto", "auto ignorecase")
 
@@ -90,6 +91,8 @@ class StageRequest:
     run_id: str | None = None
     #: with daily files: records the hours that objects staged again changed (``sparkify.staging.changes``)
     changes: ChangedHours | None = None
+    #: what the models need of each staged record (``sparkify.staging.rules``); None: nothing checked
+    rules: StagingRules | None = None
 
     @property
     def auto_format(self) -> bool:

@@ -39,6 +39,7 @@ from sparkify.sources import S3Source
 from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.request import new_counts
+from sparkify.staging.rules import enforce_in_sql
 from sparkify.warehouses.base import column_names
 
 if TYPE_CHECKING:
@@ -169,6 +170,16 @@ class S3CopyStager:
             assert reject is not None  # only called under the quarantine policy
             record = str(raw or "").strip() if raw is not None else self._record_text(uri, int(line), texts)
             reject(int(line), str(column or "").strip() or None, str(reason).strip(), record)
+        self.counts["records_quarantined"] += self.quarantine.write(cursor, list(self.quarantine.pending))
+
+    def _enforce_rules(self, cursor: Any, unit: str, objects: list[SourceObject], columns: list[str]) -> None:
+        """What the models need of each record (``sparkify.staging.rules``), on the unit's COPY'd rows."""
+        rules = self.request.rules
+        if rules is None:
+            return
+        where = self.source.locate(unit) if len(objects) == 1 else f"{unit} ({len(objects)} objects)"
+        reject = self.quarantine.rejecter(objects[0].key if len(objects) == 1 else unit, where)
+        enforce_in_sql(cursor, _UNIT_TABLE, columns, rules.rules_of(objects[0].key), where, reject)
         self.counts["records_quarantined"] += self.quarantine.write(cursor, list(self.quarantine.pending))
 
     # -- planning --------------------------------------------------------------------------------------
@@ -337,6 +348,8 @@ class S3CopyStager:
 
         def explain(cursor: Any, error: BaseException) -> None:
             """Called after the rollback, on the same session: name what Redshift rejected."""
+            if isinstance(error, StagingDataError):
+                raise error  # a staging rule broken (sparkify.staging.rules): it names the unit and value
             message = redact(str(error), credentials.secrets)
             try:
                 rejected = self._load_errors(cursor, began, skipped=False)
@@ -383,6 +396,7 @@ class S3CopyStager:
             cursor.execute(statement)
             if policy.quarantines:
                 self._quarantine_skipped(cursor, objects, began)
+            self._enforce_rules(cursor, unit, objects, columns)
             cursor.execute(
                 f"insert into {table} ({column_list}, _source_key) select {column_list}, %s from {_UNIT_TABLE}",
                 (unit,),

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from sparkify.sources import SourceObject
     from sparkify.staging.request import StageRequest
+    from sparkify.staging.rules import RecordRules
     from sparkify.warehouses.base import Warehouse
 
 STREAM_ABOVE = 4 * 1024 * 1024  # larger objects are streamed into COPY, never held whole
@@ -108,6 +109,14 @@ class StdinCopyStager:
             with self.warehouse.transaction() as cursor:
                 self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
+
+    def _rules(self, key: str, encoder: StreamEncoder) -> RecordRules | None:
+        """What the models need of object ``key``'s records (``sparkify.staging.rules``), if anything."""
+        rules = self.request.rules
+        if rules is None:
+            return None
+        mapping = encoder.exact.mapping
+        return rules.for_object(key, mapping.columns, mapping.describe)
 
     def _columns(self) -> list[Column]:
         with self.warehouse.transaction() as cursor:
@@ -189,6 +198,8 @@ class StdinCopyStager:
                     extra=(f.obj.key,),
                     body=self._body(f),
                     reject=self.quarantine.rejecter(f.obj.key, source.locate(f.obj.key)),
+                    rules=self._rules(f.obj.key, encoder),
+                    truncated=self.quarantine.truncater(f.obj.key),
                 )
                 for f in todo
             )
