@@ -219,6 +219,15 @@ with DAG(
         producers[spec.name] = load
         loads.append(load)
 
+    # A fact row is published only with the dimension rows it references: each fact loads after every
+    # dimension that is not built from it, so a dimension whose load or gate fails holds the fact back
+    # (and the run's checks and asset events with it) instead of publishing plays whose song, artist or
+    # user is missing. A dimension built from the fact (time, from songplays) follows it, as it must.
+    for fact in (spec for spec in CATALOGUE.star if spec.kind == "fact"):
+        for dimension in CATALOGUE.star:
+            if dimension.kind == "dimension" and fact.name not in dimension.depends_on:
+                producers[dimension.name] >> producers[fact.name]
+
     # the star tables' assets are emitted by the checks, so they mean "loaded and checked"
     run_quality_checks = DataQualityOperator(
         task_id="run_quality_checks",

@@ -13,9 +13,10 @@ EXPECTED_EDGES = {
     "stage_events": {"load_songplays_fact", "load_users_dim"},
     "stage_songs": {"load_songplays_fact", "load_songs_dim", "load_artists_dim"},
     "load_songplays_fact": {"load_time_dim", "run_quality_checks"},
-    "load_users_dim": {"run_quality_checks"},
-    "load_songs_dim": {"run_quality_checks"},
-    "load_artists_dim": {"run_quality_checks"},
+    # the fact waits for the dimensions it references (and that are not built from it): published whole
+    "load_users_dim": {"load_songplays_fact", "run_quality_checks"},
+    "load_songs_dim": {"load_songplays_fact", "run_quality_checks"},
+    "load_artists_dim": {"load_songplays_fact", "run_quality_checks"},
     "load_time_dim": {"run_quality_checks"},
     "run_quality_checks": {"end"},
     "end": set(),
