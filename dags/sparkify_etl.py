@@ -4,11 +4,12 @@
 Hourly load of Sparkify's raw JSON (song metadata and app event logs) into the star schema.
 
 ```
-begin → create_tables → stage_events ─┬→ load_users_dim ─────┐
-                                      │                      ├→ load_songplays_fact → load_time_dim ─┐
-                        stage_songs  ─┼→ load_songs_dim ─────┤                                       ├→ run_quality_checks → end
-                                      └→ load_artists_dim ───┘ (each also → run_quality_checks) ─────┘
+begin → create_tables → stage_events ─┬→ load_users_dim ───┐
+                                      │                    ├→ load_songplays_fact → load_time_dim ─┐
+                        stage_songs  ─┼→ load_songs_dim ───┤                                       ├→ checks → end
+                                      └→ load_artists_dim ─┘ (each dimension also → checks) ───────┘
 ```
+(`checks` is the task `run_quality_checks`.)
 The loads and their order come from the table catalogue (`sql/models/<table>.yml`: load mode, key,
 `depends_on`), so a new dimension is a new set of files, not a change here. The fact loads after the
 dimensions it references, so a dimension that fails its gate holds the plays back: the star is
