@@ -16,15 +16,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PORT = os.environ.setdefault("SPARKIFY_PG_PORT", "55432")
 HOME = ROOT / ".local"
+# under `pytest -n N` (pytest-xdist: `make test` runs the unit and integration layers on two workers) each
+# worker has its own Airflow home and metadata database (support.postgres); warehouse databases are per test
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+METADATA_DB = f"airflow_test_{WORKER}" if WORKER else "airflow_test"  # = support.postgres.METADATA_DB
 
 os.environ.update(
     {
-        "AIRFLOW_HOME": str(HOME / "airflow-test"),
+        "AIRFLOW_HOME": str(HOME / (f"airflow-test-{WORKER}" if WORKER else "airflow-test")),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{PORT}/airflow_test",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{PORT}/{METADATA_DB}",
         "SPARKIFY_SQL_DIR": str(ROOT / "sql"),
     }
 )
@@ -50,8 +54,8 @@ def postgres_server() -> str:
     with admin() as conn:
         # a fresh metadata database per session: assets and runs of an earlier session (another
         # asset URI, say) must not decide this one's outcome
-        conn.execute("drop database if exists airflow_test with (force)")
-        conn.execute("create database airflow_test")
+        conn.execute(f"drop database if exists {METADATA_DB} with (force)")
+        conn.execute(f"create database {METADATA_DB}")
     return SERVER
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from generate_demo_data import generate
 from support.moto_server import upload_folder
+from support.postgres import METADATA_DB
 from support.runner import dag_test, run_window, task_states
 from support.star_schema import assert_star_schema_matches
 from support.warehouse_state import rows, snapshot
@@ -94,7 +95,7 @@ def test_the_s3_secret_never_reaches_logs_xcom_or_rendered_templates(
     assert str(dag_run.state) == "success", task_states(dag_run)
 
     printed = capsys.readouterr()
-    with psycopg.connect(f"{SERVER}/airflow_test") as meta:
+    with psycopg.connect(f"{SERVER}/{METADATA_DB}") as meta:
         stored = meta.execute(
             "select coalesce((select string_agg(x::text, ' ') from xcom as x where x.run_id = %(r)s), '')"
             " || coalesce((select string_agg(f::text, ' ') from rendered_task_instance_fields as f"

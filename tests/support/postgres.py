@@ -8,6 +8,9 @@ import psycopg
 
 PORT = os.environ.setdefault("SPARKIFY_PG_PORT", "55432")
 SERVER = f"postgresql://postgres@127.0.0.1:{PORT}"
+# under `pytest -n N` (pytest-xdist) each worker has its own Airflow metadata database (and Airflow home)
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+METADATA_DB = f"airflow_test_{WORKER}" if WORKER else "airflow_test"
 
 
 def admin() -> psycopg.Connection:
