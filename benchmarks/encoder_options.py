@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 import psycopg  # noqa: E402
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, copy_suffix  # noqa: E402
-from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy  # noqa: E402
-from sparkify.sql_files import render_sql  # noqa: E402
+from sparkify.models.sql_files import render_sql  # noqa: E402
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, copy_suffix  # noqa: E402
+from sparkify.staging.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy  # noqa: E402
 
 DB = "encoder_bench"
 

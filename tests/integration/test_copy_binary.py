@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
-from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
+from sparkify.staging.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy
 
 COLUMNS = [
     Column("artist", "character varying", 12),

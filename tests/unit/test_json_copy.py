@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError, parse_jsonpath
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError, parse_jsonpath
 
 COLUMNS = [
     Column("artist", "character varying", 10),

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sparkify.catalogue import load_catalogue
-from sparkify.json_copy import (
+from sparkify.models.catalogue import load_catalogue
+from sparkify.staging.json_copy import (
     Column,
     CopyOptions,
     JsonMapping,
@@ -22,7 +22,7 @@ from sparkify.json_copy import (
     copy_suffix,
     iter_records,
 )
-from sparkify.json_stream import StreamEncoder
+from sparkify.staging.json_stream import StreamEncoder
 from sparkify.staging.rules import RecordRules, StagingRules, table_rules
 
 SQL = Path(__file__).resolve().parents[2] / "sql"

@@ -34,14 +34,14 @@ from itertools import compress
 from operator import and_
 from typing import TYPE_CHECKING, Any
 
-from sparkify.catalogue import load_catalogue
 from sparkify.identifiers import check_identifier
+from sparkify.models.catalogue import load_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from sparkify.catalogue import Catalogue, TableSpec
-    from sparkify.json_copy import Column
+    from sparkify.models.catalogue import Catalogue, TableSpec
+    from sparkify.staging.json_copy import Column
 
 _NULL = r"\N"
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -400,6 +400,6 @@ def _broken_bound(rule: Rule, value: Any) -> str:
 
 
 def _staging_error(message: str) -> Exception:
-    from sparkify.json_copy import StagingDataError  # json_copy imports this module
+    from sparkify.staging.json_copy import StagingDataError  # json_copy imports this module
 
     return StagingDataError(message)

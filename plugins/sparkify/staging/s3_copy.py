@@ -13,7 +13,7 @@ Without a workspace a one-object unit is copied by its key, after a listing of t
 shows no other object under it; one that has neighbours fails, naming them and asking for a workspace.
 
 Compression is told by each object's first bytes (one ranged GET per object to stage,
-:mod:`sparkify.compression`), never by its name: a gzip object's unit gets COPY's ``GZIP`` option,
+:mod:`sparkify.staging.compression`), never by its name: a gzip object's unit gets COPY's ``GZIP`` option,
 and a batch never mixes gzip and plain objects. Another compression fails its unit, naming it, after
 the units before it have committed. Each unit is copied into a temporary table and inserted with its
 ``_source_key`` in one transaction with its ledger rows.
@@ -31,13 +31,13 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk.log import mask_secret
 from botocore.exceptions import ClientError
 
-from sparkify.compression import GZIP, MAGIC_BYTES, compression_of
 from sparkify.errors import ConfigurationError, about
-from sparkify.json_copy import StagingDataError
-from sparkify.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.sources import S3Source
+from sparkify.staging.compression import GZIP, MAGIC_BYTES, compression_of
+from sparkify.staging.json_copy import StagingDataError
 from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.quarantine import Quarantine
+from sparkify.staging.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.staging.request import new_counts
 from sparkify.staging.rules import enforce_in_sql
 from sparkify.warehouses.base import column_names

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sparkify.catalogue import load_catalogue
+from sparkify.models.catalogue import load_catalogue
 
 if TYPE_CHECKING:
     from sparkify.warehouses import Warehouse

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-from sparkify.ddl import ddl_statements
+from sparkify.models.ddl import ddl_statements
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

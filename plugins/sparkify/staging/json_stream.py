@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from sparkify.json_copy import (
+from sparkify.staging.json_copy import (
     _INT_RANGES,
     _MAX_MILLIS,
     _MIN_MILLIS,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from typing import BinaryIO
 
-    from sparkify.json_copy import Reject, Truncated
+    from sparkify.staging.json_copy import Reject, Truncated
     from sparkify.staging.rules import RecordRules
 
 PIECE_BYTES = 1 << 20  # source bytes read and encoded per step
