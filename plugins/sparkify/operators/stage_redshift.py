@@ -10,6 +10,7 @@ from sparkify.identifiers import check_identifier
 from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
 from sparkify.sources import open_source
+from sparkify.staging import stage
 from sparkify.staging.audit import check_staged_days
 from sparkify.staging.changes import ChangedHours
 from sparkify.staging.compression import one_per_logical_name
@@ -206,7 +207,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             rules=rules,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
-        summary = warehouse.stage(request)
+        summary = stage(warehouse, request)
         self.log.info("%s: staging summary %s", self.table, summary)
         if self._listing is not None and self.time_column:
             check_staged_days(

@@ -32,6 +32,7 @@ from airflow.sdk.log import mask_secret
 from botocore.exceptions import ClientError
 
 from sparkify.errors import ConfigurationError, about
+from sparkify.models.columns import column_names
 from sparkify.sources import S3Source
 from sparkify.staging.compression import GZIP, MAGIC_BYTES, compression_of
 from sparkify.staging.json_copy import StagingDataError
@@ -40,7 +41,6 @@ from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.staging.request import new_counts
 from sparkify.staging.rules import enforce_in_sql
-from sparkify.warehouses.base import column_names
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

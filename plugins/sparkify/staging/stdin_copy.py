@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sparkify.errors import ConfigurationError
+from sparkify.models.columns import column_names
 from sparkify.staging.compression import MAGIC_BYTES, compression_of, decompressed
 from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
 from sparkify.staging.json_stream import CopyItem, StreamEncoder, copy_objects
 from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.request import new_counts
-from sparkify.warehouses.base import column_names
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
