@@ -17,12 +17,11 @@ from sparkify.staging.json_copy import (
     Column,
     CopyOptions,
     JsonMapping,
-    RowEncoder,
     StagingDataError,
-    copy_suffix,
     iter_records,
 )
 from sparkify.staging.json_stream import StreamEncoder
+from sparkify.staging.row_encoder import RowEncoder, copy_suffix
 from sparkify.staging.rules import RecordRules, StagingRules, table_rules
 
 SQL = Path(__file__).resolve().parents[2] / "sql"

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from sparkify.errors import ConfigurationError
 from sparkify.models.columns import column_names
 from sparkify.staging.compression import MAGIC_BYTES, compression_of, decompressed
+from sparkify.staging.copy_stream import CopyItem, copy_objects
 from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
-from sparkify.staging.json_stream import CopyItem, StreamEncoder, copy_objects
+from sparkify.staging.json_stream import StreamEncoder
 from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.request import new_counts
