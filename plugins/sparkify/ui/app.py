@@ -25,7 +25,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
 from sparkify.ui.chart import songplays_svg
-from sparkify.ui.queries import HISTORY_DAYS, Snapshot, read_snapshot
+from sparkify.ui.queries import HISTORY_DAYS, read_snapshot
+from sparkify.ui.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
