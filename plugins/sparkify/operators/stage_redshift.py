@@ -12,13 +12,14 @@ from sparkify.operators.base import WarehouseOperator
 from sparkify.sources import open_source
 from sparkify.staging import stage
 from sparkify.staging.audit import check_staged_days
+from sparkify.staging.catalogue_rules import table_rules
 from sparkify.staging.changes import ChangedHours
 from sparkify.staging.compression import one_per_logical_name
 from sparkify.staging.day_listing import DayListing
 from sparkify.staging.quarantine import BadRecordPolicy
 from sparkify.staging.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.staging.request import StageOptions, StageRequest
-from sparkify.staging.rules import StagingRules, table_rules
+from sparkify.staging.rules import StagingRules
 from sparkify.window import resolve_window
 
 if TYPE_CHECKING:

@@ -39,7 +39,7 @@ from sparkify.staging.load_errors import LoadErrors, _field, _value
 from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.staging.request import new_counts
-from sparkify.staging.rules import enforce_in_sql
+from sparkify.staging.rules_sql import enforce_in_sql
 from sparkify.staging.s3_access import S3Access
 
 if TYPE_CHECKING:
