@@ -1,9 +1,10 @@
 """COPY through ``COPY ... FROM STDIN``: a batch of objects encoded by
 :class:`~sparkify.staging.json_stream.StreamEncoder`, in the caller's transaction.
 
-``copy_objects`` is the staging operator's one call: COPY BINARY rows with psycopg 3 (psycopg's
-``write_row``, in C) when every column type has one, else COPY text (psycopg 3 or psycopg2); objects
-held in memory share one COPY, an object given as an opener is streamed inside a savepoint of its own.
+``copy_objects`` is the staging operator's one call: COPY BINARY rows with psycopg 3
+(psycopg's ``write_row``, in C) when every column type has one, else COPY text (psycopg 3 or psycopg2);
+objects held in memory share one COPY, an object given as an opener is streamed inside a savepoint of
+its own.
 """
 
 from __future__ import annotations
