@@ -90,9 +90,10 @@ lint: venv ## ruff for Python, sqlfluff for SQL
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	@for folder in sql/ddl sql/models sql/analytics; do (cd $$folder && ../../$(BIN)/sqlfluff lint . --disable-progress-bar) || exit 1; done
 
-check: lint ## what CI checks before the tests: lint, requirements up to date, mypy on plugins/ and dags/
+check: lint ## what CI checks before the tests: lint, requirements up to date, mypy on plugins/ and dags/, the layers
 	@$(BIN)/python scripts/freeze_requirements.py --check
 	@$(BIN)/mypy
+	@PYTHONPATH=plugins $(BIN)/lint-imports
 
 analytics: venv ## run the analytics queries against the warehouse, print them, chart plays per hour
 	@$(ENV) python scripts/report.py --analytics --chart .local/plays_per_hour.png

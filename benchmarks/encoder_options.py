@@ -11,7 +11,7 @@ medians, wall time and CPU time (this process and its children, and the server p
 connection, from /proc): on a shared machine the CPU figures are the stable ones. Connects to
 ``postgresql://postgres@127.0.0.1:$SPARKIFY_PG_PORT/encoder_bench``.
 
-Options: ``floor`` (COPY text already encoded), ``binary`` (the staging path: ``json_stream.copy_objects``,
+Options: ``floor`` (COPY text already encoded), ``binary`` (the staging path: ``copy_stream.copy_objects``,
 COPY BINARY), ``stream`` (the fast encoder as COPY text), ``reference`` (``json_copy.RowEncoder``),
 ``pool`` (the fast encoder in two processes), ``server`` (PostgreSQL parses the JSON), ``duckdb`` and
 ``orjson`` (probes needing packages the project does not pin: ``pip install --no-deps --target
@@ -38,9 +38,11 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 import psycopg  # noqa: E402
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, copy_suffix  # noqa: E402
-from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy  # noqa: E402
-from sparkify.sql_files import render_sql  # noqa: E402
+from sparkify.models.sql_files import render_sql  # noqa: E402
+from sparkify.staging.copy_stream import CopyItem, copy_objects, write_copy  # noqa: E402
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping  # noqa: E402
+from sparkify.staging.json_stream import StreamEncoder  # noqa: E402
+from sparkify.staging.row_encoder import RowEncoder, copy_suffix  # noqa: E402
 
 DB = "encoder_bench"
 

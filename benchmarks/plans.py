@@ -45,8 +45,8 @@ class Statement:
 
 def statements() -> list[Statement]:
     """Every model's SELECT (what the loads run) and every check's queries (what the checks run)."""
+    from sparkify.models.sql_files import render_sql
     from sparkify.quality import load_checks
-    from sparkify.sql_files import render_sql
 
     found = [Statement(f"model {t}", render_sql(f"models/{t}.sql", "postgres")) for t in STAR_TABLES]
     for check in load_checks(STAR_TABLES):

@@ -30,7 +30,7 @@ def fresh_database(name: str, *, tables: bool = True) -> str:
         conn.execute(f"create database {name}")
     dsn = f"{SERVER}/{name}"
     if tables:
-        from sparkify.ddl import ddl_statements
+        from sparkify.models.ddl import ddl_statements
 
         with psycopg.connect(dsn, autocommit=True) as conn:
             for statement in ddl_statements("postgres"):

@@ -149,8 +149,8 @@ def sizes(conn: psycopg.Connection, layout: str) -> dict[str, int]:
 
 
 def timed_queries(conn: psycopg.Connection, layout: str) -> dict[str, Any]:
+    from sparkify.models.sql_files import render_sql
     from sparkify.quality import load_checks
-    from sparkify.sql_files import render_sql
 
     params = {"window_start": HOUR[0], "window_end": HOUR[1]}
     expected = next(c for c in load_checks(["songplays"]) if c.name == "loaded_equals_staged").expected_sql

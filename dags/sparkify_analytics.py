@@ -17,7 +17,7 @@ import datetime as dt
 from airflow.sdk import DAG, Asset, task
 
 from sparkify.alerts import SparkifyAlert
-from sparkify.sql_files import sql_dir
+from sparkify.models.sql_files import sql_dir
 
 QUESTIONS = sorted(path.stem for path in (sql_dir() / "analytics").glob("*.sql"))
 
@@ -43,7 +43,7 @@ with DAG(
     def refresh(question: str, redshift_conn_id: str = "redshift") -> int:
         """Rebuild ``analytics_<question>`` from ``sql/analytics/<question>.sql``; returns its rows."""
         from sparkify.identifiers import check_identifier
-        from sparkify.sql_files import render_sql
+        from sparkify.models.sql_files import render_sql
         from sparkify.warehouses import open_warehouse
 
         table = check_identifier(f"analytics_{question}")

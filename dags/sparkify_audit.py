@@ -17,7 +17,7 @@ import datetime as dt
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from sparkify.alerts import SparkifyAlert
-from sparkify.catalogue import load_catalogue
+from sparkify.models.catalogue import load_catalogue
 from sparkify.operators import DataQualityOperator
 
 with DAG(

@@ -54,7 +54,8 @@ from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from sparkify.alerts import SparkifyAlert
-from sparkify.catalogue import load_catalogue
+from sparkify.models.catalogue import load_catalogue
+from sparkify.models.sql_files import sql_dir
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -62,7 +63,6 @@ from sparkify.operators import (
     LoadFactOperator,
     StageToRedshiftOperator,
 )
-from sparkify.sql_files import sql_dir
 
 # Read at run time, never at import: the run param wins, then the Variable (AIRFLOW_VAR_SPARKIFY_SOURCE).
 SOURCE = "{{ params.source or var.value.get('sparkify_source', '') }}"

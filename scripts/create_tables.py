@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from sparkify.catalogue import load_catalogue
+from sparkify.models.catalogue import load_catalogue
 from sparkify.warehouses import open_warehouse
 
 

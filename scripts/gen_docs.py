@@ -61,7 +61,7 @@ def configuration() -> str:
 
 def _catalogue():  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(ROOT / "plugins"))
-    from sparkify.catalogue import load_catalogue
+    from sparkify.models.catalogue import load_catalogue
 
     return load_catalogue(ROOT / "sql")
 

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from tabulate import tabulate  # noqa: E402
 
-from sparkify.catalogue import load_catalogue  # noqa: E402
-from sparkify.sql_files import render_sql, sql_dir  # noqa: E402
+from sparkify.models.catalogue import load_catalogue  # noqa: E402
+from sparkify.models.sql_files import render_sql, sql_dir  # noqa: E402
 from sparkify.warehouses import open_warehouse  # noqa: E402
 
 

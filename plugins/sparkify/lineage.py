@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from sparkify.catalogue import load_catalogue
+from sparkify.models.catalogue import load_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import InputDataset, OutputDataset
 
-    from sparkify.catalogue import TableSpec
+    from sparkify.models.catalogue import TableSpec
     from sparkify.sources import Source
     from sparkify.staging.request import StagedObjects
     from sparkify.warehouses.base import Warehouse

@@ -12,7 +12,7 @@ from support import oracle
 from support.paths import ROOT
 from support.runner import run_window
 
-from sparkify.sql_files import render_sql
+from sparkify.models.sql_files import render_sql
 
 UTC = dt.UTC
 START, END = dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 12, 1, tzinfo=UTC)

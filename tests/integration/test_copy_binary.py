@@ -9,8 +9,10 @@ import random
 
 import pytest
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
-from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects, write_copy
+from sparkify.staging.copy_stream import CopyItem, copy_objects, write_copy
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
+from sparkify.staging.json_stream import StreamEncoder
+from sparkify.staging.row_encoder import RowEncoder
 
 COLUMNS = [
     Column("artist", "character varying", 12),

@@ -18,8 +18,8 @@ from support.net import free_port
 from support.postgres import SERVER
 
 from sparkify.errors import FAIL, RETRY, FailNow, Retryable, SourceConfigError, SourceNotFound, classify, fail_fast
-from sparkify.redshift_copy import Credentials, copy_statement, redact
 from sparkify.sources import S3Source, open_source
+from sparkify.staging.redshift_copy import Credentials, copy_statement, redact
 
 pytestmark = pytest.mark.usefixtures("postgres_server")  # raised() connects to the project's server
 

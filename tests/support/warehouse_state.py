@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sparkify.catalogue import load_catalogue
+from sparkify.models.catalogue import load_catalogue
 
 STAR_TABLES = load_catalogue().star_names
 
@@ -28,7 +28,7 @@ def keyed(db: Any, table: str, key: str) -> dict[Any, tuple]:
 
 def recreate_tables(db: Any) -> None:
     """Drop and recreate every table, ledger included (what ``make reset`` does)."""
-    from sparkify.ddl import ddl_statements
+    from sparkify.models.ddl import ddl_statements
 
     for table in load_catalogue().ddl_tables:
         db.execute(f"drop table if exists {table}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.definitions.connection import Connection
 
-from sparkify.catalogue import CatalogueError, load_catalogue
+from sparkify.models.catalogue import CatalogueError, load_catalogue
 from sparkify.warehouses import UnknownTargetError, target_for
 from sparkify.warehouses.postgres import PostgresWarehouse
 from sparkify.warehouses.redshift import RedshiftWarehouse

@@ -11,7 +11,8 @@ import lzma
 
 import pytest
 
-from sparkify.compression import (
+from sparkify.sources import LocalSource, SourceObject
+from sparkify.staging.compression import (
     GZIP,
     MAGIC_BYTES,
     SourceConflict,
@@ -20,9 +21,8 @@ from sparkify.compression import (
     logical_name,
     one_per_logical_name,
 )
-from sparkify.day_listing import DayListing
-from sparkify.json_copy import StagingDataError
-from sparkify.sources import LocalSource, SourceObject
+from sparkify.staging.day_listing import DayListing
+from sparkify.staging.json_copy import StagingDataError
 from sparkify.window import Window
 
 UTC = dt.UTC

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from sparkify.day_listing import DayListing, day_prefix_pattern
 from sparkify.sources import LocalSource
+from sparkify.staging.day_listing import DayListing, day_prefix_pattern
 from sparkify.window import Window
 
 UTC = dt.UTC

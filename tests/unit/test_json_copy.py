@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError, parse_jsonpath
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, StagingDataError, parse_jsonpath
+from sparkify.staging.row_encoder import RowEncoder
 
 COLUMNS = [
     Column("artist", "character varying", 10),

@@ -9,8 +9,9 @@ import io
 
 import pytest
 
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, RowEncoder, StagingDataError
-from sparkify.json_stream import StreamEncoder
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
+from sparkify.staging.json_stream import StreamEncoder
+from sparkify.staging.row_encoder import RowEncoder
 
 COLUMNS = [Column("artist", "character varying", 64), Column("session_id", "integer"), Column("ts", "timestamp")]
 WHERE = "s3://b/log_data/day.json"

@@ -12,11 +12,11 @@ from airflow.sdk.definitions.connection import Connection
 from sqlglot import exp
 from sqlglot.lineage import lineage
 
-from sparkify.catalogue import load_catalogue
-from sparkify.ddl import ddl_statements
 from sparkify.lineage import WarehouseNaming, object_dataset_name, staging_lineage, static_prefix
+from sparkify.models.catalogue import load_catalogue
+from sparkify.models.ddl import ddl_statements
+from sparkify.models.sql_files import sql_dir
 from sparkify.sources import LocalSource, SourceObject
-from sparkify.sql_files import sql_dir
 from sparkify.staging.request import StagedObjects
 from sparkify.warehouses.postgres import PostgresWarehouse
 from sparkify.warehouses.redshift import RedshiftWarehouse

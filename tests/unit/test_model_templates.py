@@ -13,8 +13,8 @@ import re
 import sqlglot
 from sqlglot import exp
 
-from sparkify.catalogue import load_catalogue
-from sparkify.sql_files import sql_dir
+from sparkify.models.catalogue import load_catalogue
+from sparkify.models.sql_files import sql_dir
 
 
 def tables_read(sql: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sparkify.redshift_copy import Credentials, copy_statement, redact
+from sparkify.staging.redshift_copy import Credentials, copy_statement, redact
 
 ACCESS_KEY = "AKIAPLANTEDKEY4821"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzPLANTED"

@@ -35,7 +35,7 @@ USED_WITHOUT_IMPORT = {
     "apache-airflow-providers-celery": ("docker-compose.yaml", "CeleryExecutor"),  # the executor, by name
     "apache-airflow-providers-common-sql": ("pyproject.toml", "DbApiHook under the postgres hook"),
     # the postgres hook's driver: psycopg 3 (not psycopg2) gives staging its COPY BINARY rows
-    "psycopg": ("plugins/sparkify/json_stream.py", "psycopg's ``write_row``"),
+    "psycopg": ("plugins/sparkify/staging/copy_stream.py", "psycopg's ``write_row``"),
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from sparkify.ddl import ddl_statements
-from sparkify.sql_files import render_sql
+from sparkify.models.ddl import ddl_statements
+from sparkify.models.sql_files import render_sql
 
 
 def parses_as_redshift(sql: str) -> sqlglot.Expression:
@@ -52,7 +52,7 @@ def test_a_dialect_without_macros_of_its_own_falls_back_to_the_defaults() -> Non
 def test_the_primary_key_is_declared_once_in_the_catalogue() -> None:
     import yaml
 
-    from sparkify.sql_files import sql_dir
+    from sparkify.models.sql_files import sql_dir
 
     for name in ("songplays", "users", "songs", "artists", "time"):
         declared = yaml.safe_load((sql_dir() / "models" / f"{name}.yml").read_text())["primary_key"]

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from sparkify.catalogue import load_catalogue
-from sparkify.json_copy import (
+from sparkify.models.catalogue import load_catalogue
+from sparkify.staging.catalogue_rules import table_rules
+from sparkify.staging.json_copy import (
     Column,
     CopyOptions,
     JsonMapping,
-    RowEncoder,
     StagingDataError,
-    copy_suffix,
     iter_records,
 )
-from sparkify.json_stream import StreamEncoder
-from sparkify.staging.rules import RecordRules, StagingRules, table_rules
+from sparkify.staging.json_stream import StreamEncoder
+from sparkify.staging.row_encoder import RowEncoder, copy_suffix
+from sparkify.staging.rules import RecordRules, StagingRules
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
 COLUMNS = [

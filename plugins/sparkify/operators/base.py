@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 
 from sparkify.errors import fail_fast
 from sparkify.lineage import WarehouseNaming
-from sparkify.stopping import stop_on_sigterm
+from sparkify.operators.stopping import stop_on_sigterm
 from sparkify.warehouses import open_warehouse
 
 if TYPE_CHECKING:

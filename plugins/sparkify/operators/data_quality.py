@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 from tabulate import tabulate
 
-from sparkify.catalogue import load_catalogue
 from sparkify.lineage import quality_lineage
+from sparkify.models.catalogue import load_catalogue
 from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
 from sparkify.quality.check import CADENCES

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sparkify.catalogue import load_catalogue
 from sparkify.identifiers import check_identifier
+from sparkify.models.catalogue import load_catalogue
 from sparkify.operators.model_load import ModelLoadOperator
 from sparkify.quality.gate import gate, key_enforced
 from sparkify.staging.changes import reloaded

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
 from sparkify.lineage import load_lineage
+from sparkify.models.sql_files import sql_dir
 from sparkify.operators.base import WarehouseOperator
-from sparkify.sql_files import sql_dir
 from sparkify.window import Window, resolve_window
 
 if TYPE_CHECKING:

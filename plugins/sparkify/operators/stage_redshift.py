@@ -5,19 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sparkify.compression import one_per_logical_name
-from sparkify.day_listing import DayListing
 from sparkify.errors import ConfigurationError
 from sparkify.identifiers import check_identifier
 from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
-from sparkify.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.sources import open_source
+from sparkify.staging import stage
+from sparkify.staging.audit import check_staged_days
+from sparkify.staging.catalogue_rules import table_rules
 from sparkify.staging.changes import ChangedHours
+from sparkify.staging.compression import one_per_logical_name
+from sparkify.staging.day_listing import DayListing
 from sparkify.staging.quarantine import BadRecordPolicy
+from sparkify.staging.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.staging.request import StageOptions, StageRequest
-from sparkify.staging.rules import StagingRules, table_rules
-from sparkify.staging_audit import check_staged_days
+from sparkify.staging.rules import StagingRules
 from sparkify.window import resolve_window
 
 if TYPE_CHECKING:
@@ -46,13 +48,13 @@ class StageToRedshiftOperator(WarehouseOperator):
     :param json_format: ``auto``, ``auto ignorecase``, or the key of a JSONPaths file in the source.
     :param prefix: stage every ``.json`` object below this key prefix.
     :param daily_key: stage the objects of each day of the window: every object whose key starts with
-        this pattern cut after its day field (see ``sparkify.day_listing``); objects left out and days
+        this pattern cut after its day field (see ``sparkify.staging.day_listing``); objects left out and days
         without objects are logged in one warning line each.
     :param time_column: with ``daily_key``, the column that places a row in a window (``ts``): a record
         with none, or one more than ``margin_days`` from its file's day (no window would load it), is a
         bad record as it is staged (``sparkify.staging.rules``), failed or quarantined by ``bad_records``;
         after staging, the window's day files are refused if such rows are staged all the same, or if
-        rows the ledger recorded have vanished (see ``sparkify.staging_audit``).
+        rows the ledger recorded have vanished (see ``sparkify.staging.audit``).
     :param margin_days: with ``daily_key``, also stage the files of this many days before and after the
         window, so that an event filed under a neighbouring day is staged before its window is loaded.
     :param redshift_conn_id: the warehouse connection.
@@ -206,7 +208,7 @@ class StageToRedshiftOperator(WarehouseOperator):
             rules=rules,
         )
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
-        summary = warehouse.stage(request)
+        summary = stage(warehouse, request)
         self.log.info("%s: staging summary %s", self.table, summary)
         if self._listing is not None and self.time_column:
             check_staged_days(

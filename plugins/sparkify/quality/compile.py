@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sparkify.catalogue import CatalogueError, load_catalogue, read_table_spec
+from sparkify.models.catalogue import CatalogueError, load_catalogue, read_table_spec
 from sparkify.quality.check import CADENCES, SCOPES, SEVERITIES, Check, CheckDefinitionError
 from sparkify.quality.kinds import KINDS, CheckContext, columns_of
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import Path
 
-    from sparkify.catalogue import TableSpec
+    from sparkify.models.catalogue import TableSpec
 
 
 def compile_check(

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sparkify.catalogue import load_catalogue
 from sparkify.errors import FailNow
+from sparkify.models.catalogue import load_catalogue
 from sparkify.quality.compile import compile_check
 from sparkify.quality.kinds import CheckContext
 from sparkify.quality.observe import observe

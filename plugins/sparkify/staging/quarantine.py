@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import placeholders
-from sparkify.json_copy import StagingDataError
+from sparkify.staging.json_copy import StagingDataError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from sparkify.json_copy import Reject, Truncated
+    from sparkify.staging.json_copy import Reject, Truncated
 
 POLICIES = ("fail", "quarantine")
 TABLE = "quarantined_records"

@@ -34,14 +34,10 @@ from itertools import compress
 from operator import and_
 from typing import TYPE_CHECKING, Any
 
-from sparkify.catalogue import load_catalogue
-from sparkify.identifiers import check_identifier
-
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from sparkify.catalogue import Catalogue, TableSpec
-    from sparkify.json_copy import Column
+    from sparkify.staging.json_copy import Column
 
 _NULL = r"\N"
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -76,80 +72,6 @@ class Rule:
     @property
     def identity(self) -> tuple:
         return (self.column, self.kind, self.bounds, self.values, self.when)
-
-
-def _condition(path: str, reads: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    if not reads:
-        return ()
-    if not isinstance(reads, dict):
-        raise ValueError(f"{path}: reads: expected a mapping of column to value(s)")
-    out = []
-    for column, value in sorted(reads.items()):
-        if isinstance(value, dict) and value.get("not_null"):
-            values: tuple[Any, ...] = (None,)
-        else:
-            values = tuple(value) if isinstance(value, list) else (value,)
-        out.append((check_identifier(str(column), "column"), values))
-    return tuple(out)
-
-
-def _single_source(spec: TableSpec, column: str, table: str) -> list[str]:
-    """The columns of staging ``table`` that ``spec``'s ``column`` is computed from."""
-    for entry in spec.columns:
-        if entry.name == column:
-            return [s.rpartition(".")[2] for s in entry.sources if s.rpartition(".")[0] == table]
-    return []
-
-
-def table_rules(table: str, catalogue: Catalogue | None = None) -> list[Rule]:
-    """Every rule the catalogue's models put on the rows of staging ``table`` (deduplicated, in order)."""
-    catalogue = catalogue or load_catalogue()
-    rules: dict[tuple, Rule] = {}
-
-    def add(rule: Rule) -> None:
-        rules.setdefault(rule.identity, rule)
-
-    for spec in catalogue.star:
-        origin = f"{spec.name}.yml"
-        when = _condition(origin, (spec.reads or {}).get(table)) if table in spec.depends_on else ()
-        if table in spec.depends_on:
-            for check in spec.checks:
-                _derive(spec, table, check, when, add)
-        for entry in spec.staging_rules:
-            kind, arg = next((k, v) for k, v in entry.items() if k in ("range", "vocabulary"))
-            target, _, column = str(arg["column"]).rpartition(".")
-            if target != table:
-                continue
-            if kind == "range":
-                bounds = tuple((k, arg[k]) for k in _BOUNDS if k in arg)
-                add(Rule(column, "range", f"{origin}: staging_rules range({column})", bounds=bounds, when=when))
-            else:
-                values = tuple(str(v) for v in arg["values"])
-                add(Rule(column, "vocabulary", f"{origin}: staging_rules vocabulary({column})", values=values))
-    return list(rules.values())
-
-
-def _derive(spec: TableSpec, table: str, check: dict, when: tuple, add: Any) -> None:
-    origin = f"{spec.name}.yml"
-    if "not_null" in check:
-        columns = check["not_null"]
-        for column in [columns] if isinstance(columns, str) else columns:
-            for source in _single_source(spec, column, table):
-                if (source, (None,)) in when:
-                    continue  # the model reads only rows where it has a value
-                add(Rule(source, "not_null", f"{origin}: not_null({column})", when=when))
-    elif "range" in check:
-        arg = check["range"]
-        sources = _single_source(spec, arg["column"], table)
-        if len(sources) == 1:
-            bounds = tuple((k, arg[k]) for k in _BOUNDS if k in arg)
-            add(Rule(sources[0], "range", f"{origin}: range({arg['column']})", bounds=bounds, when=when))
-    elif "accepted_values" in check:
-        arg = check["accepted_values"]
-        sources = _single_source(spec, arg["column"], table)
-        if len(sources) == 1:
-            values = tuple(str(v) for v in arg["values"])
-            add(Rule(sources[0], "vocabulary", f"{origin}: accepted_values({arg['column']})", values=values))
 
 
 def time_rule(column: str, day: dt.date, margin: dt.timedelta) -> Rule:
@@ -288,7 +210,7 @@ def _shown(value: Any) -> str:
 class StagingRules:
     """The rules of one staging task: the catalogue's for its table, and per day file the time rule.
 
-    :param rules: the table's rules (:func:`table_rules`).
+    :param rules: the table's rules (:func:`sparkify.staging.catalogue_rules.table_rules`).
     :param time_column: with day files, the column that places a row in a window.
     :param day_of: each day file's day (filled as the listing is read, before any object is staged).
     :param margin: how far from its file's day a record may be (the stage task's ``margin_days``).
@@ -311,95 +233,3 @@ class StagingRules:
         """The compiled rules of object ``key``'s records, or None when there are none."""
         compiled = RecordRules(columns, describe, self.rules_of(key))
         return compiled if compiled.rules else None
-
-
-# -- the Redshift path: the rules in SQL, on the rows a COPY put in a temporary table ------------------
-
-_SQL_BOUNDS = {"min": "<", "max": ">", "greater_than": "<=", "less_than": ">="}
-
-
-def _violation_sql(rule: Rule) -> tuple[str, list[Any]]:
-    """A condition true for the rows breaking ``rule``, and its parameters."""
-    column = check_identifier(rule.column, "column")
-    params: list[Any] = []
-    if rule.kind == "not_null":
-        broken = f"{column} is null"
-    else:
-        outside = []
-        for name, bound in rule.bounds:
-            outside.append(f"{column} {_SQL_BOUNDS[name]} %s")
-            params.append(bound)
-        broken = f"({column} is not null and ({' or '.join(outside)}))"
-        if rule.kind == "window":
-            broken = f"({column} is null or {broken})"
-    for when_column, values in rule.when:
-        name = check_identifier(when_column, "column")
-        if values == (None,):
-            broken += f" and {name} is not null"
-        else:
-            broken += f" and {name} in ({', '.join(['%s'] * len(values))})"
-            params.extend(values)
-    return broken, params
-
-
-def enforce_in_sql(
-    cursor: Any,
-    relation: str,
-    columns: Sequence[str],
-    rules: Sequence[Rule],
-    where: str,
-    reject: Any = None,
-) -> int:
-    """Apply ``rules`` to the rows of ``relation`` (what one COPY loaded, before it is inserted into the
-    staging table): normalise the vocabularies, then fail on the first row breaking a rule (``reject``
-    None), or hand each such row to ``reject`` and delete it. Redshift's COPY keeps no line numbers of
-    the rows it loads, so the errors name the unit (``where``), the field and the value, not the line.
-    Returns the rows left out."""
-    known = set(columns)
-    for rule in rules:
-        if rule.kind != "vocabulary" or rule.column not in known:
-            continue
-        column = check_identifier(rule.column, "column")
-        cases = " ".join(["when upper(btrim(" + column + ")) = upper(%s) then %s"] * len(rule.values))
-        params = [v for value in rule.values for v in (value, value)]
-        cursor.execute(
-            f"update {relation} set {column} = case {cases} else btrim({column}) end"
-            f" where {column} is not null and {column} not in ({', '.join(['%s'] * len(rule.values))})",
-            (*params, *rule.values),
-        )
-    left_out = 0
-    listed = ", ".join(columns)
-    for rule in rules:
-        if rule.kind == "vocabulary" or rule.column not in known or any(c not in known for c, _ in rule.when):
-            continue
-        broken, params = _violation_sql(rule)
-        cursor.execute(f"select {listed} from {relation} where {broken}", params)
-        found = cursor.fetchall()
-        if not found:
-            continue
-        for row in found:
-            record = dict(zip(columns, row, strict=True))
-            value = record[rule.column]
-            shown = "null: a value is needed" if value is None else _broken_bound(rule, value)
-            reason = f"column {rule.column}: {shown} ({rule.origin})"
-            if reject is None:
-                raise _staging_error(f"{where}, field {rule.column}: {shown} ({rule.origin})")
-            reject(None, rule.column, reason, json.dumps(record, default=str, ensure_ascii=False))
-        cursor.execute(f"delete from {relation} where {broken}", params)
-        left_out += len(found)
-    return left_out
-
-
-def _broken_bound(rule: Rule, value: Any) -> str:
-    """``<value> is not <sign> <bound>`` for the first bound of ``rule`` that ``value`` breaks."""
-    for name, bound in rule.bounds:
-        test, sign = _BOUNDS[name]
-        if not test(value, bound):
-            return f"{_shown(value)} is not {sign} {_shown(bound)}"
-    return f"{_shown(value)} breaks {rule.kind}"  # pragma: no cover - the SQL found it broken
-
-
-def _staging_error(message: str) -> Exception:
-    from sparkify.json_copy import StagingDataError  # json_copy imports this module
-
-    return StagingDataError(message)

@@ -13,7 +13,7 @@ Without a workspace a one-object unit is copied by its key, after a listing of t
 shows no other object under it; one that has neighbours fails, naming them and asking for a workspace.
 
 Compression is told by each object's first bytes (one ranged GET per object to stage,
-:mod:`sparkify.compression`), never by its name: a gzip object's unit gets COPY's ``GZIP`` option,
+:mod:`sparkify.staging.compression`), never by its name: a gzip object's unit gets COPY's ``GZIP`` option,
 and a batch never mixes gzip and plain objects. Another compression fails its unit, naming it, after
 the units before it have committed. Each unit is copied into a temporary table and inserted with its
 ``_source_key`` in one transaction with its ledger rows.
@@ -25,22 +25,22 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk.log import mask_secret
 from botocore.exceptions import ClientError
 
-from sparkify.compression import GZIP, MAGIC_BYTES, compression_of
 from sparkify.errors import ConfigurationError, about
-from sparkify.json_copy import StagingDataError
-from sparkify.redshift_copy import Credentials, copy_statement, manifest_document, redact
+from sparkify.models.columns import column_names
 from sparkify.sources import S3Source
+from sparkify.staging.compression import GZIP, MAGIC_BYTES, compression_of
+from sparkify.staging.json_copy import StagingDataError
 from sparkify.staging.ledger import StagingLedger
+from sparkify.staging.load_errors import LoadErrors, _field, _value
 from sparkify.staging.quarantine import Quarantine
+from sparkify.staging.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.staging.request import new_counts
-from sparkify.staging.rules import enforce_in_sql
-from sparkify.warehouses.base import column_names
+from sparkify.staging.rules_sql import enforce_in_sql
+from sparkify.staging.s3_access import S3Access
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -50,29 +50,6 @@ if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
 
 _UNIT_TABLE = "stage_unit"
-# What a COPY rejected, on a provisioned cluster: STL_LOAD_ERRORS, by the session's last COPY
-_LOAD_ERRORS = (
-    "select filename, line_number, colname, type, raw_field_value, err_reason"
-    " from stl_load_errors where query = pg_last_copy_id() order by line_number limit 5"
-)
-# the records a COPY with MAXERROR skipped (the quarantine policy): every one of them
-_SKIPPED_RECORDS = (
-    "select filename, line_number, colname, err_reason, raw_line"
-    " from stl_load_errors where query = pg_last_copy_id() order by filename, line_number"
-)
-# On Redshift Serverless the STL tables hold nothing: SYS_LOAD_ERROR_DETAIL is the view there. It has no
-# raw_line nor raw_field_value (error_message carries the value), and its query_id is not assumed to be
-# pg_last_copy_id(): rows are this session's (session_id is the backend's pid) since the COPY began,
-# by the server's own clock (GETDATE() just before the COPY). Each unit has a session of its own.
-_SERVERLESS_LOAD_ERRORS = (
-    "select file_name, line_number, column_name, column_type, null, error_message from sys_load_error_detail"
-    " where session_id = pg_backend_pid() and start_time >= %s order by line_number limit 5"
-)
-_SERVERLESS_SKIPPED_RECORDS = (
-    "select file_name, line_number, column_name, error_message, null from sys_load_error_detail"
-    " where session_id = pg_backend_pid() and start_time >= %s order by file_name, line_number"
-)
-_RECORD_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -89,7 +66,7 @@ class LoadUnit:
     error: StagingDataError | None = None
 
 
-class S3CopyStager:
+class S3CopyStager(S3Access, LoadErrors):
     """Stages one :class:`~sparkify.staging.request.StageRequest` with ``COPY … FROM 's3://…'``."""
 
     def __init__(self, warehouse: Warehouse, request: StageRequest) -> None:
@@ -133,44 +110,6 @@ class S3CopyStager:
         with self.warehouse.transaction() as cursor:
             self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
-
-    @property
-    def serverless(self) -> bool:
-        """Whether the warehouse is Redshift Serverless (no STL tables): the warehouse class says."""
-        return bool(getattr(self.warehouse, "serverless", False))
-
-    def _load_errors(self, cursor: Any, began: Any, *, skipped: bool) -> list[tuple]:
-        """The load errors of the unit's COPY, from the system table the warehouse has."""
-        if self.serverless:
-            cursor.execute(_SERVERLESS_SKIPPED_RECORDS if skipped else _SERVERLESS_LOAD_ERRORS, (began,))
-        else:
-            cursor.execute(_SKIPPED_RECORDS if skipped else _LOAD_ERRORS)
-        return cursor.fetchall()
-
-    def _record_text(self, uri: str, line: int, texts: dict[str, list[str]]) -> str:
-        """Line ``line`` of the object ``uri``, read from S3 (SYS_LOAD_ERROR_DETAIL keeps no raw line)."""
-        if uri not in texts:
-            parsed = urlparse(uri)
-            try:
-                body = self.s3.read_key(key=parsed.path.lstrip("/"), bucket_name=parsed.netloc)
-            except Exception:  # the record's text is a help, never a reason to fail the load
-                body = ""
-            texts[uri] = body.splitlines()
-        lines = texts[uri]
-        return lines[line - 1][:_RECORD_CHARS] if 0 < line <= len(lines) else ""
-
-    def _quarantine_skipped(self, cursor: Any, objects: list[SourceObject], began: Any) -> None:
-        """Write the records the COPY just skipped to the quarantine, in the unit's transaction."""
-        key_of = {self.source.locate(o.key): o.key for o in objects}
-        texts: dict[str, list[str]] = {}
-        for filename, line, column, reason, raw in self._load_errors(cursor, began, skipped=True):
-            uri = str(filename).strip()
-            key = key_of.get(uri, uri)
-            reject = self.quarantine.rejecter(key, uri)
-            assert reject is not None  # only called under the quarantine policy
-            record = str(raw or "").strip() if raw is not None else self._record_text(uri, int(line), texts)
-            reject(int(line), str(column or "").strip() or None, str(reason).strip(), record)
-        self.counts["records_quarantined"] += self.quarantine.write(cursor, list(self.quarantine.pending))
 
     def _enforce_rules(self, cursor: Any, unit: str, objects: list[SourceObject], columns: list[str]) -> None:
         """What the models need of each record (``sparkify.staging.rules``), on the unit's COPY'd rows."""
@@ -262,7 +201,7 @@ class S3CopyStager:
 
     def _check_alone(self, obj: SourceObject) -> None:
         """Without a manifest, COPY reads every object whose key starts with ``obj``'s: make sure it is the only one."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError
 
         full = self.source.locate(obj.key).removeprefix(f"s3://{self.source.bucket}/")
         try:
@@ -278,66 +217,6 @@ class S3CopyStager:
                 "the warehouse connection's extra 'workspace') to an s3://bucket/prefix that Airflow can write and "
                 "Redshift can read: each COPY then names exactly its object in a manifest"
             )
-
-    # -- S3 and credentials ----------------------------------------------------------------------------
-
-    def _write(self, uri: str, text: str) -> None:
-        parsed = urlparse(uri)
-        self.s3.load_string(text, key=parsed.path.lstrip("/"), bucket_name=parsed.netloc, replace=True)
-
-    def _delete(self, uri: str) -> None:
-        parsed = urlparse(uri)
-        self.s3.delete_objects(bucket=parsed.netloc, keys=[parsed.path.lstrip("/")])
-
-    def bucket_region(self, bucket: str) -> str | None:
-        """The region S3 says ``bucket`` is in: GetBucketLocation, else the ``x-amz-bucket-region`` header
-        HeadBucket answers with (even when denied, as for a public bucket of another account); None when
-        neither tells."""
-        client = self.s3.get_conn()
-        try:
-            location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-            return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
-        except ClientError:
-            pass
-        try:
-            answer = client.head_bucket(Bucket=bucket)["ResponseMetadata"]
-        except ClientError as error:
-            answer = error.response.get("ResponseMetadata", {})
-        return answer.get("HTTPHeaders", {}).get("x-amz-bucket-region") or None
-
-    def copy_region(self, manifest_bucket: str | None = None) -> str | None:
-        """The REGION of the COPY: the source bucket's own region, which Redshift must read it in (a COPY
-        without REGION reads the cluster's region; the AWS connection's region says nothing about the
-        bucket). A workspace bucket for manifests must be in the same region. None: S3 did not tell, and
-        the COPY names no region (Redshift then assumes its own)."""
-        region = self.bucket_region(self.source.bucket)
-        if manifest_bucket and manifest_bucket != self.source.bucket:
-            workspace_region = self.bucket_region(manifest_bucket)
-            if region and workspace_region and workspace_region != region:
-                raise ConfigurationError(
-                    f"{self.request.table}: the workspace bucket {manifest_bucket} is in {workspace_region}, the "
-                    f"source bucket {self.source.bucket} in {region}: one COPY reads both, in one region. Use a "
-                    f"workspace bucket in {region}"
-                )
-        return region
-
-    def _credentials(self) -> tuple[Credentials, str | None]:
-        """Redshift's way into S3: the IAM role (operator argument, or the warehouse connection's extra
-        ``iam_role``), else the AWS connection's keys. The region: the source bucket's (:meth:`copy_region`)."""
-        options = self.request.options
-        hook = self.s3
-        workspace = urlparse((options.workspace or "").strip()).netloc or None
-        region = self.copy_region(workspace)
-        role = options.iam_role or self.warehouse.extra.get("iam_role")
-        if role:
-            return Credentials(iam_role=role), region
-        frozen = hook.get_credentials()
-        keys = Credentials(access_key=frozen.access_key, secret_key=frozen.secret_key, session_token=frozen.token)
-        for secret in keys.secrets:
-            mask_secret(secret)  # Airflow's log masker then hides it wherever it would be printed
-        return keys, region
-
-    # -- one unit --------------------------------------------------------------------------------------
 
     def _copy_unit(self, load: LoadUnit, credentials: Credentials, region: str | None, json_format: str) -> int:
         table = self.request.table
@@ -407,16 +286,3 @@ class S3CopyStager:
             # object's own count when the unit holds one object
             self.ledger.record(cursor, [(o, rows if len(objects) == 1 else None, unit) for o in objects])
         return rows
-
-
-def _field(column: str | None, kind: str | None) -> str:
-    """``, field name (type)`` for a rejection Redshift tied to a column; nothing for a whole record's."""
-    name, type_name = str(column or "").strip(), str(kind or "").strip()
-    if not name:
-        return ""
-    return f", field {name} ({type_name})" if type_name else f", field {name}"
-
-
-def _value(value: str | None) -> str:
-    text = str(value or "").strip()
-    return f" (value {text!r})" if text else ""

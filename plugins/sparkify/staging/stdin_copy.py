@@ -2,8 +2,8 @@
 
 Small objects are fetched concurrently (a bounded number in flight); large ones are streamed piece by
 piece into the COPY, so memory stays bounded whatever the objects' sizes. A gzip object (told by its
-first bytes, not its name) is decompressed as it streams (:mod:`sparkify.compression`). Rows are encoded by
-:mod:`sparkify.json_stream` (COPY BINARY, the old text encoder as its fallback) and committed in batches
+first bytes, not its name) is decompressed as it streams (:mod:`sparkify.staging.compression`). Rows are encoded by
+:mod:`sparkify.staging.json_stream` (COPY BINARY, the old text encoder as its fallback) and committed in batches
 of about ``batch_bytes`` of source: each batch commits on its own, so a bad object fails the task naming
 object, line and field while the objects before it stay loaded.
 """
@@ -19,14 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sparkify.compression import MAGIC_BYTES, compression_of, decompressed
 from sparkify.errors import ConfigurationError
-from sparkify.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
-from sparkify.json_stream import CopyItem, StreamEncoder, copy_objects
+from sparkify.models.columns import column_names
+from sparkify.staging.compression import MAGIC_BYTES, compression_of, decompressed
+from sparkify.staging.copy_stream import CopyItem, copy_objects
+from sparkify.staging.json_copy import Column, CopyOptions, JsonMapping, StagingDataError
+from sparkify.staging.json_stream import StreamEncoder
 from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.request import new_counts
-from sparkify.warehouses.base import column_names
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

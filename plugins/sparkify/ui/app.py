@@ -25,10 +25,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
 from sparkify.ui.chart import songplays_svg
-from sparkify.ui.queries import HISTORY_DAYS, Snapshot, read_snapshot
+from sparkify.ui.queries import HISTORY_DAYS, read_snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from sparkify.ui.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

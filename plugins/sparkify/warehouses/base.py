@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-from sparkify.ddl import ddl_statements
+from sparkify.models.ddl import ddl_statements
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
-
-    from sparkify.staging.request import StageRequest
 
 #: Connection extras that this project reads itself; the driver would reject them as unknown options.
 PROJECT_EXTRAS = frozenset(
@@ -54,12 +52,15 @@ class Warehouse(ABC):
     """A warehouse reached through one Airflow connection. Built by :func:`open_warehouse` in ``execute()``.
 
     Subclasses set :attr:`name` (what the connection's extra ``target`` says), :attr:`dialect` (the
-    macros of ``sql/macros/<dialect>.sql``), say which connections they :meth:`claim`, and implement
-    :meth:`lock`, :meth:`stage` and :meth:`refresh_statistics`.
+    macros of ``sql/macros/<dialect>.sql``), :attr:`staging_strategy` (the stager that loads it), say
+    which connections they :meth:`claim`, and implement :meth:`lock` and :meth:`refresh_statistics`.
     """
 
     name: ClassVar[str]
     dialect: ClassVar[str]
+    #: how rows get into this engine: the name of a stager in :data:`sparkify.staging.STAGERS`
+    #: (staging picks the class; a warehouse never imports staging)
+    staging_strategy: ClassVar[str]
 
     def __init__(self, conn_id: str, connection: Any) -> None:
         self.conn_id = conn_id
@@ -134,10 +135,6 @@ class Warehouse(ABC):
     # -- staging ---------------------------------------------------------------------------------------
 
     @abstractmethod
-    def stage(self, request: StageRequest) -> dict[str, int]:
-        """Stage the request's pending objects into its table, each exactly once; returns counts."""
-
-    @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         """Give the planner what it needs about ``table`` after ``changed_rows`` rows were loaded into it
         (``None``: unknown, always refresh); see docs/benchmarks.md for why."""
@@ -168,16 +165,3 @@ class Warehouse(ABC):
 def describe_connection(connection: Any) -> str:
     """A connection's type and host, for messages (never its login or password)."""
     return f"{connection.conn_id!r} (type {connection.conn_type!r}, host {connection.host!r})"
-
-
-def column_names(cursor: Any, table: str) -> list[tuple[str, str, int | None]]:
-    """``(name, data_type, character_maximum_length)`` of ``table``'s columns, in order, from the
-    schema on the search path (or the one that qualifies the name)."""
-    schema, _, name = table.rpartition(".")
-    cursor.execute(
-        "select column_name, data_type, character_maximum_length from information_schema.columns"
-        " where table_name = %s and table_schema = coalesce(nullif(%s, ''), current_schema())"
-        " order by ordinal_position",
-        (name, schema),
-    )
-    return [tuple(row) for row in cursor.fetchall()]

@@ -10,14 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sparkify.settings import from_extra, setting
-from sparkify.staging.stdin_copy import StdinCopyStager
 from sparkify.warehouses import register
 from sparkify.warehouses.base import Warehouse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from sparkify.staging.request import StageRequest
 
 #: Session limits unless the connection's extra sets ``lock_timeout`` / ``statement_timeout``: a lock
 #: left by a killed run fails the task with a clear error instead of hanging it (defaults: sparkify.settings)
@@ -33,6 +30,7 @@ class PostgresWarehouse(Warehouse):
 
     name = "postgres"
     dialect = "postgres"
+    staging_strategy = "stdin_copy"
 
     @classmethod
     def claims(cls, connection: Any) -> bool:
@@ -57,9 +55,6 @@ class PostgresWarehouse(Warehouse):
         # concurrent runs' "create ... if not exists" can race in PostgreSQL's catalog
         cursor.execute("select pg_advisory_xact_lock(hashtext('sparkify.create_tables'))")
         return super().create_tables(cursor, tables)
-
-    def stage(self, request: StageRequest) -> dict[str, int]:
-        return StdinCopyStager(self, request).run()
 
     def enforced_primary_key(self, cursor: Any, table: str) -> frozenset[str] | None:
         """Read from the catalog, not assumed: a key dropped by hand is not enforced."""

@@ -9,14 +9,10 @@ Its DDL adds distribution and sort keys (``sql/macros/redshift.sql``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sparkify.staging.s3_copy import S3CopyStager
 from sparkify.warehouses import register
 from sparkify.warehouses.base import Warehouse
-
-if TYPE_CHECKING:
-    from sparkify.staging.request import StageRequest
 
 DEFAULT_STATEMENT_TIMEOUT_MS = 3_600_000
 
@@ -28,6 +24,7 @@ class RedshiftWarehouse(Warehouse):
 
     name = "redshift"
     dialect = "redshift"
+    staging_strategy = "s3_copy"
     default_port = 5439
 
     @classmethod
@@ -54,9 +51,6 @@ class RedshiftWarehouse(Warehouse):
 
     def lock(self, cursor: Any, table: str) -> None:
         cursor.execute(f"lock {table}")
-
-    def stage(self, request: StageRequest) -> dict[str, int]:
-        return S3CopyStager(self, request).run()
 
     def lineage_namespace(self) -> str:
         """``redshift://{cluster_identifier}.{region}:{port}``, the OpenLineage naming spec for Redshift.

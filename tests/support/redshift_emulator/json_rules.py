@@ -1,7 +1,7 @@
 """Redshift's COPY ... FORMAT AS JSON rules, in a small implementation of the emulator's own.
 
 Written from AWS's documentation ("COPY from JSON format", "JSONPaths", "Data conversion parameters",
-"Load error reference"), independently of the pipeline's own ``sparkify.json_copy``, so that the two
+"Load error reference"), independently of the pipeline's own ``sparkify.staging.json_copy``, so that the two
 can check each other. What it implements:
 
 * records: a stream of JSON objects (or arrays, for JSONPaths) separated by white space, one or many

@@ -20,7 +20,7 @@ Every object of a day is its own load unit, named exactly (never as a key prefix
 would also load ``2018-11-01-events.json.late``): a longer-named neighbour such as
 ``2018-11-01-events.json.late`` is therefore one more object of the 1st, staged once, on its own. An
 object and its ``.gz`` twin (``…-events.json`` and ``…-events.json.gz``) are one logical object: a day
-holding both fails, naming both (:func:`sparkify.compression.one_per_logical_name`).
+holding both fails, naming both (:func:`sparkify.staging.compression.one_per_logical_name`).
 
 ``margin_days`` also lists the days around the window (not reported when empty): an event filed under
 the day before or after its own (a late event around midnight, a producer's clock) is then staged before
@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sparkify.compression import one_per_logical_name
+from sparkify.staging.compression import one_per_logical_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

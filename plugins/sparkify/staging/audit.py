@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from sparkify.errors import FailNow
 from sparkify.identifiers import placeholders
-from sparkify.json_copy import StagingDataError, iter_records
+from sparkify.staging.json_copy import StagingDataError, iter_records
 
 if TYPE_CHECKING:
     from sparkify.sources import Source

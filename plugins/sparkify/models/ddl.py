@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sparkify.catalogue import load_catalogue
-from sparkify.sql_files import render_sql, split_statements
+from sparkify.models.catalogue import load_catalogue
+from sparkify.models.sql_files import render_sql, split_statements
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -18,7 +18,7 @@ import re
 import zlib
 from typing import TYPE_CHECKING
 
-from sparkify.json_copy import StagingDataError
+from sparkify.staging.json_copy import StagingDataError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from sparkify.identifiers import check_identifier
-from sparkify.sql_files import sql_dir
+from sparkify.models.sql_files import sql_dir
 
 KINDS = ("fact", "dimension")
 LOADS = ("window", "upsert", "truncate-insert", "append")

@@ -4,7 +4,7 @@ Files are Jinja templates. What differs by engine is written once, as the dialec
 ``sql/macros/``: a DDL file calls ``table_options(...)`` or ``index(...)`` and the renderer resolves
 each call to ``<dialect>__<name>`` (``macros/<dialect>.sql``) or, where the dialect defines none,
 ``default__<name>`` (``macros/default.sql``), in the spirit of dbt's ``adapter.dispatch``. A DDL file
-of a catalogued table also gets ``this`` (its :class:`~sparkify.catalogue.TableSpec`) and
+of a catalogued table also gets ``this`` (its :class:`~sparkify.models.catalogue.TableSpec`) and
 ``primary_key()``, so the key is declared once, in the catalogue. Run-time values are never rendered
 into SQL text: they travel as driver parameters (``%(window_start)s``).
 """
