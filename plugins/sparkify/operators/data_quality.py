@@ -121,7 +121,9 @@ class DataQualityOperator(WarehouseOperator):
             for check in checks:
                 if check.evaluate is not None:
                     verdict = check.evaluate(cursor, params, facts)
-                    results.append(CheckResult(check, verdict.observed, verdict.expected, verdict.passed, verdict=verdict))
+                    results.append(
+                        CheckResult(check, verdict.observed, verdict.expected, verdict.passed, verdict=verdict)
+                    )
                 else:
                     results.append(self._judge(cursor, check, next(observed), params))
         self.check_results = results  # for lineage, failing or not

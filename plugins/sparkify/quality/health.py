@@ -163,7 +163,9 @@ def volume(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, Any]
             return Verdict(str(observed), note, True, severity)
         median = statistics.median(history)
         if median == 0:
-            return Verdict(f"{observed} (median of history 0)", f"{expected}: no ratio to a median of 0", True, severity)
+            return Verdict(
+                f"{observed} (median of history 0)", f"{expected}: no ratio to a median of 0", True, severity
+            )
         ratio = observed / median
         passed = (low is None or ratio >= low) and (high is None or ratio <= high)
         text = f"{observed}: {ratio:.2f} × the median {median:g} of {history}"
