@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "between")
 SEVERITIES = ("error", "warn")

@@ -92,20 +92,27 @@ def freshness(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, A
             at = scalar(cursor, against_sql, params)
             if at is None:
                 return Verdict(f"newest {newest}", f"{expected} (no reference: nothing to compare)", True, "warn")
-        if newest is None:
-            age = None
-            observed = "nothing found"
-        else:
-            age = max(at - newest, dt.timedelta(0))
-            observed = f"{hours(age)} old (newest {newest}, reference {at})"
-        if error_after is not None and (age is None or age > error_after):
-            return Verdict(observed, expected, False, "error")
-        if warn_after is not None and (age is None or age > warn_after):
-            return Verdict(observed, expected, False, "warn")
-        return Verdict(observed, expected, True, "error" if error_after is not None else "warn")
+        return judge_age(None if newest is None else (newest, at), warn_after, error_after, expected)
 
     common = {**common, "severity": "error" if error_after is not None else _severity(common, ctx.origin)}
     return [Check(ctx.table, label, newest_sql, expected=expected, compare="custom", evaluate=evaluate, **common)]
+
+
+def judge_age(
+    newest_at: tuple[Any, Any] | None, warn_after: dt.timedelta | None, error_after: dt.timedelta | None, expected: str
+) -> Verdict:
+    """The verdict on the age of ``newest`` at ``at`` (nothing found is older than any limit)."""
+    if newest_at is None:
+        age, observed = None, "nothing found"
+    else:
+        newest, at = newest_at
+        age = max(at - newest, dt.timedelta(0))
+        observed = f"{hours(age)} old (newest {newest}, reference {at})"
+    if error_after is not None and (age is None or age > error_after):
+        return Verdict(observed, expected, False, "error")
+    if warn_after is not None and (age is None or age > warn_after):
+        return Verdict(observed, expected, False, "warn")
+    return Verdict(observed, expected, True, "error" if error_after is not None else "warn")
 
 
 # -- volume ------------------------------------------------------------------------------------------------
