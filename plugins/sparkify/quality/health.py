@@ -33,7 +33,6 @@ from sparkify.quality.check import SEVERITIES, Check, CheckDefinitionError, RunF
 from sparkify.quality.kinds import CheckContext, kind
 from sparkify.quality.observe import scalar
 
-HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
@@ -47,7 +46,9 @@ def duration(value: Any, origin: str, key: str) -> dt.timedelta | None:
 
 
 def hours(delta: dt.timedelta) -> str:
-    return f"{delta / HOUR:g} h" if delta % HOUR == dt.timedelta(0) else f"{delta / HOUR:.2f} h"
+    # total_seconds: a pendulum Duration (from a run's data interval) has no timedelta arithmetic of its own
+    seconds = delta.total_seconds()
+    return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds / 3600:.2f} h"
 
 
 def _severity(common: dict[str, Any], origin: str, default: str = "warn") -> str:
@@ -106,7 +107,7 @@ def judge_age(
         age, observed = None, "nothing found"
     else:
         newest, at = newest_at
-        age = max(at - newest, dt.timedelta(0))
+        age = dt.timedelta(seconds=max((at - newest).total_seconds(), 0.0))
         observed = f"{hours(age)} old (newest {newest}, reference {at})"
     if error_after is not None and (age is None or age > error_after):
         return Verdict(observed, expected, False, "error")
@@ -121,8 +122,8 @@ def judge_age(
 def history_period(params: dict[str, Any]) -> dt.timedelta:
     """How far back each history window is: a day for windows of a day or less (the same hours), else the
     window's length in whole days (a 3-day window against the 3 days before, and so on)."""
-    length = params["window_end"] - params["window_start"]
-    return DAY * max(1, math.ceil(length / DAY))
+    seconds = (params["window_end"] - params["window_start"]).total_seconds()  # a pendulum Duration, maybe
+    return DAY * max(1, math.ceil(seconds / DAY.total_seconds()))
 
 
 def covered(cursor: Any, results_table: str, window: dict[str, Any]) -> bool:
