@@ -1,4 +1,5 @@
-"""Alerts for the people who run the pipeline: a failed task, or an hourly run that is late.
+"""Alerts for the people who run the pipeline: a failed task, an hourly run that is late, or a run that
+succeeded with data-quality warnings (kind ``warning``, sent by ``run_quality_checks``).
 
 Where alerts go is configuration, not code: the Airflow connection ``sparkify_alerts``.
 
@@ -53,7 +54,7 @@ class SparkifyAlert(BaseNotifier):
     """Send an alert to the ``sparkify_alerts`` connection: a task failure (as ``on_failure_callback``)
     or a missed deadline (as a :class:`~airflow.sdk.DeadlineAlert` callback, run by the triggerer).
 
-    :param kind: ``failure`` or ``deadline``; it heads the message.
+    :param kind: ``failure``, ``deadline`` or ``warning``; it heads the message.
     :param text: what happened, when the context cannot say it (deadline callbacks get no task context).
     :param conn_id: the connection that says where alerts go.
     """

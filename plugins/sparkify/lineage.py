@@ -243,7 +243,7 @@ def quality_lineage(
                 assertion=check.kind,
                 success=bool(result.passed),
                 column=check.column,
-                severity=check.severity,
+                severity=getattr(result, "severity", check.severity),
                 name=check.name,
                 expected=result.expected_text,
                 actual=str(result.observed),

@@ -13,10 +13,10 @@ from sparkify.lineage import quality_lineage
 from sparkify.models.catalogue import load_catalogue
 from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
-from sparkify.quality.check import CADENCES
+from sparkify.quality.check import CADENCES, RunFacts, Verdict
 from sparkify.quality.gate import key_enforced
 from sparkify.quality.observe import observe, scalar
-from sparkify.window import Window, resolve_window
+from sparkify.window import Window, parse_instant, resolve_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,10 +35,23 @@ class CheckResult:
     expected: Any
     passed: bool
     sample: list[tuple] | None = None
+    #: a health check's verdict (its texts, and the severity it reached)
+    verdict: Verdict | None = None
 
     @property
     def expected_text(self) -> str:
+        if self.verdict is not None:
+            return self.verdict.expected
         return self.check.describe_expected(self.expected)
+
+    @property
+    def severity(self) -> str:
+        """The severity this result carries: the check's, or the level a health check reached."""
+        return self.verdict.severity if self.verdict is not None else self.check.severity
+
+    @property
+    def warned(self) -> bool:
+        return not self.passed and self.severity == "warn"
 
 
 class DataQualityOperator(WarehouseOperator):
@@ -98,27 +111,71 @@ class DataQualityOperator(WarehouseOperator):
         if any(c.uses_window for c in checks):
             window = resolve_window(context, self.window_start, self.window_end)
         params = window.sql_params if window else None
+        facts = self._facts(context)
         results = []
         with warehouse.transaction() as cursor:
             enforced = {t for t in {c.table for c in checks if c.implied_by_key} if key_enforced(warehouse, cursor, t)}
             checks = [c for c in checks if not (c.implied_by_key and c.table in enforced)]
-            for check, observed in zip(checks, observe(cursor, checks, params), strict=True):
-                results.append(self._judge(cursor, check, observed, params))
+            plain = [c for c in checks if c.evaluate is None]
+            observed = iter(observe(cursor, plain, params))
+            for check in checks:
+                if check.evaluate is not None:
+                    verdict = check.evaluate(cursor, params, facts)
+                    results.append(
+                        CheckResult(check, verdict.observed, verdict.expected, verdict.passed, verdict=verdict)
+                    )
+                else:
+                    results.append(self._judge(cursor, check, next(observed), params))
         self.check_results = results  # for lineage, failing or not
         self.log.info("Data quality results%s:\n%s", f" for {window}" if window else "", format_results(results))
         if self.results_table:
             self._record(warehouse, results, context, window)
 
         failed = [r for r in results if not r.passed]
-        errors = [r for r in failed if r.check.severity == "error"]
-        for result in failed:
-            if result.check.severity == "warn":
-                self.log.warning("warn-level check failed: %s", describe_failure(result))
+        errors = [r for r in failed if r.severity == "error"]
+        warnings = [r for r in failed if r.warned]
+        for result in warnings:
+            self.log.warning("warn-level check failed: %s", describe_failure(result))
         if errors:
             listing = "\n".join(f"- {describe_failure(r)}" for r in errors)
             raise AirflowFailException(f"{len(errors)} of {len(results)} data quality checks failed:\n{listing}")
         self._publish(context, results, window)
-        return {"checks": len(results), "failed": len(failed), "warnings": len(failed) - len(errors)}
+        if warnings:
+            self._alert(context, warnings, window)
+        return {"checks": len(results), "failed": len(failed), "warnings": len(warnings)}
+
+    def _facts(self, context: Any) -> RunFacts:
+        """The run's type, id, and whether its window was given explicitly (run params or arguments)."""
+        params = context.get("params") or {}
+        dag_run = context.get("dag_run")
+        run_type = getattr(dag_run, "run_type", None) or context.get("run_type") or ""
+        explicit = any(
+            parse_instant(start, "window_start") is not None and parse_instant(end, "window_end") is not None
+            for start, end in (
+                (self.window_start, self.window_end),
+                (params.get("window_start"), params.get("window_end")),
+            )
+        )
+        return RunFacts(
+            run_id=str(context.get("run_id") or getattr(dag_run, "run_id", "") or ""),
+            run_type=str(getattr(run_type, "value", run_type)),
+            explicit_window=explicit,
+            results_table=self.results_table,
+        )
+
+    def _alert(self, context: Any, warnings: list[CheckResult], window: Window | None) -> None:
+        """Send the warnings through the ``sparkify_alerts`` notifier, as a warning (the run goes on)."""
+        from sparkify.alerts import SparkifyAlert
+
+        run_id = context.get("run_id") or ""
+        headline = f"{len(warnings)} data-quality warning{'s' if len(warnings) > 1 else ''} in run {run_id}"
+        if window:
+            headline += f", window {window}"
+        text = "\n".join([headline, *(f"- {describe_failure(r)}" for r in warnings)])
+        try:
+            SparkifyAlert(kind="warning", text=text).notify(context)
+        except Exception:  # an alert that cannot be sent must not fail a run whose data passed
+            self.log.exception("could not send the data-quality warnings through sparkify_alerts")
 
     def _publish(self, context: Any, results: list[CheckResult], window: Window | None) -> None:
         """Describe each checked table's asset event (emitted once this task succeeds, so a downstream
@@ -144,6 +201,12 @@ class DataQualityOperator(WarehouseOperator):
                     "warnings": sum(not r.passed for r in own),
                     "total": len(own),
                 },
+                # what each warning saw, for whoever consumes the asset (a downstream DAG, a dashboard)
+                "warnings": [
+                    {"check": r.check.name, "observed": str(r.observed)[:500], "expected": r.expected_text[:500]}
+                    for r in own
+                    if not r.passed
+                ],
             }
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
@@ -174,7 +237,7 @@ class DataQualityOperator(WarehouseOperator):
                 bounds["window_end"],
                 r.check.table,
                 r.check.name,
-                r.check.severity,
+                r.severity,
                 r.passed,
                 str(r.observed)[:1024],
                 r.expected_text[:1024],
@@ -192,7 +255,7 @@ class DataQualityOperator(WarehouseOperator):
 
 def describe_failure(result: CheckResult) -> str:
     text = (
-        f"{result.check.table}: {result.check.name} ({result.check.scope}, {result.check.severity}): "
+        f"{result.check.table}: {result.check.name} ({result.check.scope}, {result.severity}): "
         f"observed {result.observed}, expected {result.expected_text}"
     )
     if result.sample:
@@ -204,7 +267,7 @@ def format_results(results: list[CheckResult]) -> str:
     """A plain-text table of results, one line per check."""
     rows = [
         (
-            "PASS" if r.passed else ("WARN" if r.check.severity == "warn" else "FAIL"),
+            "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL"),
             r.check.table,
             r.check.name,
             str(r.observed),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=", "between")
 SEVERITIES = ("error", "warn")
@@ -15,6 +18,30 @@ CADENCES = ("hourly", "daily")
 
 class CheckDefinitionError(ValueError):
     """A checks file is malformed; the message names the file and the check."""
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a health check needs to know about the run besides its window (``sparkify.quality.health``)."""
+
+    run_id: str = ""
+    #: the Airflow run type (``scheduled``, ``manual``, ``backfill``, ``asset_triggered``…); "" when unknown
+    run_type: str = ""
+    #: the window came from explicit bounds (run params or operator arguments), not the data interval
+    explicit_window: bool = False
+    #: where earlier runs recorded their results (a window is history once a run checked it); None: none
+    results_table: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a health check concluded: its observed and expected values as text, whether it passed, and
+    the severity it reached (a freshness check warns after one age and fails after another)."""
+
+    observed: str
+    expected: str
+    passed: bool
+    severity: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -42,9 +69,14 @@ class Check:
     #: the table's primary key implies it (``unique`` on the key, ``not_null`` on a key column): an engine
     #: that enforces primary keys cannot hold a row that fails it, so it is not run there
     implied_by_key: bool = False
+    #: a health check (freshness, volume, quarantine): judged in Python from several queries, by
+    #: ``evaluate(cursor, params, facts)``; ``sql`` is then its main query, shown in lineage
+    evaluate: Callable[[Any, dict[str, Any] | None, RunFacts], Verdict] | None = None
 
     @property
     def uses_window(self) -> bool:
+        if self.evaluate is not None:  # a health check: measured against the window or its history
+            return True
         return any("%(window_" in (sql or "") for sql in (self.sql, self.expected_sql, self.sample_sql))
 
     def passes(self, observed: Any, expected: Any) -> bool:

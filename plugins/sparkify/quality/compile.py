@@ -9,6 +9,8 @@ from sparkify.models.catalogue import CatalogueError, load_catalogue, read_table
 from sparkify.quality.check import CADENCES, SCOPES, SEVERITIES, Check, CheckDefinitionError
 from sparkify.quality.kinds import KINDS, CheckContext, columns_of
 
+WARN_BY_DEFAULT = ("freshness", "volume", "quarantined")
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import Path
@@ -28,8 +30,10 @@ def compile_check(
     spec = dict(spec)
     custom_sql = " ".join(str(v) for v in (spec.get("custom") or {}).values())
     windowed = "{window" in custom_sql or "%(window_" in custom_sql
+    # health checks (volume, quarantine, freshness: sparkify.quality.health) warn unless told otherwise
+    default_severity = "warn" if set(spec) & set(WARN_BY_DEFAULT) else "error"
     common = {
-        "severity": spec.pop("severity", "error"),
+        "severity": spec.pop("severity", default_severity),
         "scope": spec.pop("scope", "window" if windowed else default_scope),
     }
     cadence = spec.pop("cadence", "hourly")

@@ -188,3 +188,7 @@ def custom(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, Any]
             **common,
         )
     ]
+
+
+# the health kinds (freshness, volume, quarantined) register themselves on import
+from sparkify.quality import health  # noqa: E402, F401
