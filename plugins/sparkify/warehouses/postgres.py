@@ -33,6 +33,7 @@ class PostgresWarehouse(Warehouse):
 
     name = "postgres"
     dialect = "postgres"
+    reclaim_sql = ("vacuum (analyze) {table}",)
 
     @classmethod
     def claims(cls, connection: Any) -> bool:
