@@ -192,3 +192,27 @@ def test_a_fresh_file_gets_no_fingerprint(tmp_path) -> None:
     later = sources.fingerprint_of(stat, now_ns=stat.st_ctime_ns + 10 * sources.RACY_NS)
     assert later is not None and later.startswith(f"{stat.st_size}-{stat.st_mtime_ns}-")
     assert listed.version.startswith("md5-") and listed.hashed
+
+
+def test_the_added_columns_are_added_by_plain_alter_statements_on_either_engine() -> None:
+    """Redshift has no ``add column if not exists``: the columns present are read, the missing ones added."""
+    from sparkify.ddl import missing_columns
+
+    class Cursor:
+        def __init__(self, columns: list[str]) -> None:
+            self.columns = columns
+
+        def execute(self, sql: str, params: tuple) -> None:
+            assert "information_schema.columns" in sql
+
+        def fetchall(self) -> list[tuple]:
+            return [(c, "character varying", 256) for c in self.columns]
+
+    old_ledger = ["table_name", "object_key", "object_version", "object_size", "row_count", "load_unit", "loaded_at"]
+    assert missing_columns(Cursor(old_ledger)) == [
+        "alter table staging_ledger add column object_fingerprint varchar(128)",
+        "alter table staging_ledger add column retired_at timestamp",
+    ]
+    assert missing_columns(Cursor([*old_ledger, "object_fingerprint", "retired_at"])) == []
+    assert missing_columns(Cursor([])) == []  # no such table yet: create table made it whole
+    assert missing_columns(Cursor(old_ledger), tables=["songs"]) == []
