@@ -152,6 +152,32 @@ def stage_songs_in_process(dsn: str, source: Path) -> None:
     ).execute({})
 
 
+def stage_events_noop(dsn: str, source: Path, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """Run stage_events (the DAG's arguments) again for a window whose day files are all staged: a no-op.
+
+    What an hourly run pays to learn that nothing changed (listing, versions, ledger, the staged-days audit),
+    timed in this process: the best of 3 rounds, with the objects listed and skipped."""
+    from sparkify.operators import StageToRedshiftOperator
+
+    os.environ["AIRFLOW_CONN_REDSHIFT"] = settings.airflow_conn_uri(dsn)
+    rounds, summary = [], {}
+    for _ in range(3):
+        operator = StageToRedshiftOperator(
+            task_id="stage_events",
+            table="staging_events",
+            source=str(source),
+            daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
+            time_column="ts",
+            json_format="log_json_path.json",
+            window_start=start.isoformat(),
+            window_end=end.isoformat(),
+        )
+        began = time.perf_counter()
+        summary = operator.execute({}) or {}
+        rounds.append(time.perf_counter() - began)
+    return {"seconds": min(rounds), "rounds": rounds, "summary": dict(summary)}
+
+
 class Benchmark:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -234,6 +260,9 @@ class Benchmark:
         )
         late["window"] = [after[0].isoformat(), after[1].isoformat()]
         late.update(events_between(self.month_dsn, *after))
+        # the same hour again, and the whole month again: every day file is staged, nothing to do
+        late["noop_stage_events"] = stage_events_noop(self.month_dsn, ds.folder, *after)
+        late["noop_stage_events_month"] = stage_events_noop(self.month_dsn, ds.folder, ds.month_start, ds.month_end)
         hour_dsn = self.database("hour")
         stage_songs_in_process(hour_dsn, ds.folder)
         early = self.run_dag(
@@ -443,6 +472,14 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
             f"   {'whole run':<22}{_fmt(first['seconds']):>10}{_fmt(late['seconds']):>10}"
             f"{_fmt(_ratio(late['seconds'], first['seconds'])):>8}   (after begin) target <= 1.2 x per task"
         )
+        for label, name in (("that hour", "noop_stage_events"), ("the month", "noop_stage_events_month")):
+            if name in late:
+                noop = late[name]
+                add(
+                    f"   stage_events again for {label}, nothing to stage (in process, best of 3):"
+                    f" {noop['seconds']:.2f} s; {noop['summary'].get('objects_listed', 0)} objects listed,"
+                    f" {noop['summary'].get('objects_skipped', 0)} skipped"
+                )
     memory = results.get("memory")
     if memory:
         add("")

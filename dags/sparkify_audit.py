@@ -8,6 +8,10 @@ to its window where a table grows with history, so that an hour's run costs the 
 the first day; the checks that must read whole tables run here, once a day, or on demand (Trigger).
 
 Results land in `quality_results` like the hourly ones; a failure alerts through `sparkify_alerts`.
+
+`retire_staged_events` keeps `staging_events` to a bounded horizon: the staged rows of day files more than
+`sparkify_staging_retention_days` (35) days before the newest loaded hour are deleted, their ledger rows
+kept as retired (docs/decisions/0014-staging-events-layout.md).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from sparkify.alerts import SparkifyAlert
 from sparkify.models.catalogue import load_catalogue
-from sparkify.operators import DataQualityOperator
+from sparkify.operators import DataQualityOperator, StagingRetentionOperator
 
 with DAG(
     dag_id="sparkify_audit",
@@ -42,3 +46,5 @@ with DAG(
         tables=load_catalogue().star_names,
         cadences=("hourly", "daily"),
     )
+    # staging_events to a bounded horizon (decision 0014): off the hourly path, once a day
+    StagingRetentionOperator(task_id="retire_staged_events", table="staging_events", time_column="ts")

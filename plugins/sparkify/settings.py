@@ -138,6 +138,14 @@ SETTINGS: tuple[Setting, ...] = (
         "max_bad_records", "param", "max_bad_records", 100, _non_negative_int, "under quarantine, most left out a run"
     ),
     Setting(
+        "staging_retention_days",
+        "variable",
+        "sparkify_staging_retention_days",
+        35,
+        _non_negative_int,
+        "days of staged events kept before the newest loaded hour (daily, sparkify_audit); 0: keep all",
+    ),
+    Setting(
         "max_window_days", "variable", "sparkify_max_window_days", 366, _positive_int, "longest window one run takes"
     ),
     Setting("window_start", "param", "window_start", None, help="a run's window, with window_end (ISO 8601, offset)"),

@@ -2,7 +2,9 @@
 
 Keys are always relative to the source root and use ``/`` (``log_data/2018/11/2018-11-01-events.json``).
 Each object carries a ``version`` (the S3 ETag, or the MD5 of a local file's content) that the staging
-ledger uses to tell a changed object from one already loaded.
+ledger uses to tell a changed object from one already loaded. A local file's MD5 is computed only when
+asked for: its ``fingerprint`` (size, mtime, inode, ctime) lets the ledger skip a file it has seen
+unchanged without reading it.
 
 Errors name the object they concern and say whether a retry can help (``sparkify.errors``): a folder,
 bucket or key that does not exist, or a source URI that names nothing, fails the task at once; a lost
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
@@ -21,17 +23,72 @@ from urllib.parse import urlparse
 from sparkify.errors import SourceConfigError, SourceNotFound, about
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import BinaryIO
 
+#: a file changed this recently (ctime, in ns) gets no fingerprint: a write within the file system's
+#: timestamp granularity of the stat could keep every field (git's "racily clean" entries)
+RACY_NS = 2_000_000_000
 
-@dataclass(frozen=True)
+
 class SourceObject:
-    """One object (file) of the source."""
+    """One object (file) of the source: ``key``, ``version``, ``size`` and, for a local file, ``fingerprint``.
 
-    key: str
-    version: str
-    size: int
+    ``version`` may be given, or computed on first use by ``digest`` (a local file's MD5), once.
+    """
+
+    __slots__ = ("_digest", "_version", "fingerprint", "key", "size")
+
+    def __init__(
+        self,
+        key: str,
+        version: str | None = None,
+        size: int = 0,
+        *,
+        fingerprint: str | None = None,
+        digest: Callable[[], str] | None = None,
+    ) -> None:
+        if version is None and digest is None:
+            raise ValueError(f"{key}: a source object needs a version or a way to compute it")
+        self.key = key
+        self.size = size
+        #: what identifies this state of a local file without reading it (None: not known, or too recent)
+        self.fingerprint = fingerprint
+        self._version = version
+        self._digest = digest
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            assert self._digest is not None
+            self._version = self._digest()
+        return self._version
+
+    @property
+    def hashed(self) -> bool:
+        """Whether the version is known (given, or computed already)."""
+        return self._version is not None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourceObject):
+            return NotImplemented
+        return (self.key, self.version, self.size) == (other.key, other.version, other.size)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.size))
+
+    def __repr__(self) -> str:
+        return f"SourceObject(key={self.key!r}, version={self._version!r}, size={self.size})"
+
+
+def fingerprint_of(stat: os.stat_result, now_ns: int | None = None) -> str | None:
+    """``size-mtime_ns-dev-inode-ctime_ns`` of a file, or None when it changed too recently to trust
+    (:data:`RACY_NS`). An edit always moves ctime (no user can set it back), so an unchanged fingerprint
+    means unchanged content; a copy or a restore moves inode or ctime and costs one read, no restage."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    if stat.st_ctime_ns >= now_ns - RACY_NS or stat.st_mtime_ns >= now_ns - RACY_NS:
+        return None
+    return f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_dev}-{stat.st_ino}-{stat.st_ctime_ns}"
 
 
 class Source(Protocol):
@@ -65,15 +122,21 @@ class LocalSource:
         """A file's version is the MD5 of its content, as S3's ETag is for an object uploaded in one part.
 
         Size and mtime (what ``rsync`` compares) miss an edit that keeps the size and sets the mtime
-        back (issue 10, item 10); the content cannot. The price is reading each listed file once per
-        run: the window's few day files, or the small song files. ``md5-`` marks the scheme, so a ledger
-        written with the old size-mtime versions restages each object once, to the same rows.
+        back (issue 10, item 10); the content cannot. The MD5 is computed only when asked for: the
+        ledger first compares the file's fingerprint (:func:`fingerprint_of`, taken before any read)
+        with the one it recorded, and reads the file only when they differ (issue 23). ``md5-`` marks
+        the scheme, so a ledger written with the old size-mtime versions restages each object once.
         """
-        digest = hashlib.md5(usedforsecurity=False)
-        with (self.root / key).open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        return SourceObject(key=key, version=f"md5-{digest.hexdigest()}", size=stat.st_size)
+        path = self.root / key
+
+        def digest() -> str:
+            md5 = hashlib.md5(usedforsecurity=False)
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    md5.update(chunk)
+            return f"md5-{md5.hexdigest()}"
+
+        return SourceObject(key=key, size=stat.st_size, fingerprint=fingerprint_of(stat), digest=digest)
 
     def list(self, prefix: str, suffix: str | tuple[str, ...] = ".json") -> Iterator[SourceObject]:
         base = self.root / prefix

@@ -140,6 +140,7 @@ def test_the_daily_audit_runs_every_check_and_the_hourly_run_only_hourly_ones() 
     assert not bag.import_errors, bag.import_errors
     audit = bag.dags["sparkify_audit"]
     assert type(audit.timetable).__name__ == "CronDataIntervalTimetable" and audit.timetable.expression == "0 0 * * *"
-    (task,) = audit.tasks
+    task = audit.get_task("audit_star_schema")
+    assert audit.get_task("retire_staged_events").table == "staging_events"
     assert set(task.cadences) == {"hourly", "daily"} and not task.outlets
     assert bag.dags["sparkify_etl"].get_task("run_quality_checks").cadences == ("hourly",)

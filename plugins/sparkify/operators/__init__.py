@@ -5,6 +5,7 @@ from sparkify.operators.data_quality import DataQualityOperator
 from sparkify.operators.load_dimension import LoadDimensionOperator
 from sparkify.operators.load_fact import LoadFactOperator
 from sparkify.operators.stage_redshift import StageToRedshiftOperator
+from sparkify.operators.staging_retention import StagingRetentionOperator
 
 __all__ = [
     "CreateTablesOperator",
@@ -12,4 +13,5 @@ __all__ = [
     "LoadDimensionOperator",
     "LoadFactOperator",
     "StageToRedshiftOperator",
+    "StagingRetentionOperator",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sparkify.errors import ConfigurationError
+from sparkify.errors import ConfigurationError, FailNow
 from sparkify.identifiers import check_identifier
 from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
@@ -16,6 +16,7 @@ from sparkify.staging.catalogue_rules import table_rules
 from sparkify.staging.changes import ChangedHours
 from sparkify.staging.compression import one_per_logical_name
 from sparkify.staging.day_listing import DayListing
+from sparkify.staging.ledger import StagingLedger
 from sparkify.staging.quarantine import BadRecordPolicy
 from sparkify.staging.redshift_copy import DEFAULT_COPY_OPTIONS
 from sparkify.staging.request import StageOptions, StageRequest
@@ -210,6 +211,8 @@ class StageToRedshiftOperator(WarehouseOperator):
         self.lineage_source, self.staged = source, request.staged  # what this run read, for lineage
         summary = stage(warehouse, request)
         self.log.info("%s: staging summary %s", self.table, summary)
+        if self._listing is not None:
+            self.refuse_retired_days(warehouse, source, self._listing)
         if self._listing is not None and self.time_column:
             check_staged_days(
                 warehouse=warehouse,
@@ -221,6 +224,26 @@ class StageToRedshiftOperator(WarehouseOperator):
                 staged_now=request.staged.keys if request.staged.complete else frozenset(),
             )
         return summary
+
+    def refuse_retired_days(self, warehouse: Warehouse, source: Source, listing: DayListing) -> None:
+        """Fail when the window's own days hold objects whose staged rows retention deleted (a rerun or
+        backfill older than the horizon): loading would replace those hours' facts by nothing."""
+        days = set(listing.days)
+        retired = StagingLedger(warehouse, self.table).retired_among(
+            sorted(key for key, day in listing.day_of.items() if day in days)
+        )
+        if not retired:
+            return
+        more = f" and {len(retired) - 5} more" if len(retired) > 5 else ""
+        named = ", ".join(source.locate(key) for key in retired[:5]) + more
+        quoted = ", ".join(f"'{key}'" for key in retired)
+        raise FailNow(
+            f"{self.table}: {len(retired)} object(s) of window {listing.window} were retired by staging retention "
+            f"(their staged rows were deleted; sparkify_staging_retention_days): {named}. To load this window "
+            f"again, stage them again: delete from staging_ledger where table_name = '{self.table}' and "
+            f"object_key in ({quoted}); then rerun",
+            object_uri=source.locate(retired[0]),
+        )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """OpenLineage: the source objects this run staged (each day file, or the prefix with a count of

@@ -43,7 +43,8 @@ def vanished_rows(warehouse: Warehouse, table: str, keys: list[str]) -> list[tup
         cursor.execute(
             "select l.object_key, l.row_count, count(t._source_key)"
             f" from staging_ledger as l left join {table} as t on t._source_key = l.load_unit"
-            f" where l.table_name = %s and l.row_count is not null and l.object_key in ({placeholders(keys)})"
+            " where l.table_name = %s and l.row_count is not null and l.retired_at is null"
+            f" and l.object_key in ({placeholders(keys)})"
             " group by l.object_key, l.row_count"
             " having count(t._source_key) <> l.row_count"
             " order by l.object_key",

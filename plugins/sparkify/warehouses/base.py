@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-from sparkify.models.ddl import ddl_statements
+from sparkify.models.ddl import ddl_statements, missing_columns
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -126,13 +126,33 @@ class Warehouse(ABC):
     # -- DDL -------------------------------------------------------------------------------------------
 
     def create_tables(self, cursor: Any, tables: Sequence[str] | None = None) -> int:
-        """Create the missing tables in this transaction; returns how many statements ran."""
+        """Create the missing tables, and add the columns added since, in this transaction; returns how many
+        statements ran."""
         statements = ddl_statements(self.dialect, tables)
         for statement in statements:
             cursor.execute(statement)
-        return len(statements)
+        added = missing_columns(cursor, tables)
+        for statement in added:
+            cursor.execute(statement)
+        return len(statements) + len(added)
 
     # -- staging ---------------------------------------------------------------------------------------
+
+    #: statements, outside any transaction, that reclaim the space of rows deleted from ``{table}``
+    reclaim_sql: ClassVar[tuple[str, ...]] = ()
+
+    def reclaim(self, table: str) -> None:
+        """After a large delete (staging retention): give the space back and refresh the statistics."""
+        if not self.reclaim_sql:
+            return
+        conn: Any = self.hook.get_conn()
+        try:
+            conn.autocommit = True  # VACUUM runs outside a transaction block on both engines
+            with conn.cursor() as cursor:
+                for statement in self.reclaim_sql:
+                    cursor.execute(statement.format(table=table))
+        finally:
+            conn.close()
 
     @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:

@@ -31,6 +31,7 @@ class PostgresWarehouse(Warehouse):
     name = "postgres"
     dialect = "postgres"
     staging_strategy = "stdin_copy"
+    reclaim_sql = ("vacuum (analyze) {table}",)
 
     @classmethod
     def claims(cls, connection: Any) -> bool:
