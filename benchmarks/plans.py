@@ -17,7 +17,8 @@ from typing import Any
 
 import psycopg
 
-# stale_hours: read by the songplays check hours_to_reload; truncated_values: by truncated_staged_values
+# stale_hours: read by the songplays check hours_to_reload; truncated_values: by truncated_staged_values;
+# quarantined_records, quality_results and staging_ledger: by the health checks (quarantine, volume history)
 TABLES = (
     "staging_events",
     "staging_songs",
@@ -28,6 +29,9 @@ TABLES = (
     "time",
     "stale_hours",
     "truncated_values",
+    "quarantined_records",
+    "quality_results",
+    "staging_ledger",
 )
 STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
 SCHEMA = "unanalysed"

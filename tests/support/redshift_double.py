@@ -75,6 +75,8 @@ class RecordingCursor:
             self.description = [("user_id",), ("level",)]
         elif sql.startswith("select coalesce(sum(case"):  # checks sharing a scan: one count each
             self._rows = [(0,) * sql.count(" then 1 else 0 end")]
+        elif re.match(r"\s*select\s+max\(", sql, re.IGNORECASE):  # the newest of nothing: no timestamp
+            self._rows = [(None,)]
 
     def executemany(self, sql: str, rows: list) -> None:
         for row in rows:
