@@ -46,7 +46,6 @@ server), if there is one.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, Param
@@ -63,6 +62,7 @@ from sparkify.operators import (
     LoadFactOperator,
     StageToRedshiftOperator,
 )
+from sparkify.settings import from_env
 
 # Read at run time, never at import: the run param wins, then the Variable (AIRFLOW_VAR_SPARKIFY_SOURCE).
 SOURCE = "{{ params.source or var.value.get('sparkify_source', '') }}"
@@ -75,7 +75,7 @@ MAX_BAD_RECORDS = "{{ params.max_bad_records }}"
 
 # Catch up from the start date in production; a local or test stack can turn it off, so that unpausing the
 # DAG does not queue every hour since 2018 (an explicit backfill works either way).
-CATCHUP = os.environ.get("SPARKIFY_CATCHUP", "true").lower() not in ("false", "0", "no")
+CATCHUP: bool = from_env("catchup")
 
 # The star tables, their load modes, keys and dependencies: sql/models/<table>.yml (files, not connections).
 CATALOGUE = load_catalogue()
@@ -83,12 +83,12 @@ CATALOGUE = load_catalogue()
 # Where the tables live, for the asset URIs (a deployment setting, not a secret): postgres://host:port/db
 # locally, redshift://<cluster>.<region>:5439/<db> in production. Asset events carry the run's details.
 # The local default follows SPARKIFY_PG_PORT, as the connection (scripts/env.sh) and lineage events do.
-LOCAL_WAREHOUSE_URI = f"postgres://127.0.0.1:{os.environ.get('SPARKIFY_PG_PORT') or '55432'}/sparkify"
-WAREHOUSE_URI = (os.environ.get("SPARKIFY_WAREHOUSE_URI") or LOCAL_WAREHOUSE_URI).rstrip("/")
+LOCAL_WAREHOUSE_URI = f"postgres://127.0.0.1:{from_env('pg_port')}/sparkify"
+WAREHOUSE_URI = (from_env("warehouse_uri") or LOCAL_WAREHOUSE_URI).rstrip("/")
 # An hourly run not finished this long after it was queued raises a deadline alert. Set where the DAG
 # processor runs (scripts/airflow.sh and compose set 45): `airflow dags test` of a DAG with a deadline
 # fails in Airflow 3.3.2 once the run succeeds (DagRun.update_state looks the serialized alert up as an id).
-LATE_AFTER_MINUTES = os.environ.get("SPARKIFY_LATE_AFTER_MINUTES", "").strip()
+LATE_AFTER_MINUTES: int | None = from_env("late_after_minutes")
 
 default_args = {
     "owner": "sparkify-data",
@@ -108,11 +108,11 @@ def asset(table: str) -> Asset:
     return Asset(name=f"sparkify.{table}", uri=f"{WAREHOUSE_URI}/public/{table}")
 
 
-def late_run_alert(minutes: str) -> DeadlineAlert | None:
+def late_run_alert(minutes: int | None) -> DeadlineAlert | None:
     """A deadline alert for a run not finished ``minutes`` after it was queued; none when unset."""
-    if not minutes:
+    if minutes is None:
         return None
-    late_after = dt.timedelta(minutes=int(minutes))
+    late_after = dt.timedelta(minutes=minutes)
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=late_after,

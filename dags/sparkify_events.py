@@ -32,19 +32,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, Asset, AssetWatcher, Param, Variable, get_current_context, task
+from airflow.sdk import DAG, Asset, AssetWatcher, Param, get_current_context, task
 
 from sparkify import s3_events
+from sparkify.settings import from_env, from_variable
 from sparkify.sqs_trigger import SqsBatchTrigger
 
 log = logging.getLogger(__name__)
 
-QUEUE_URL = os.environ.get("SPARKIFY_SQS_QUEUE_URL", "").strip()
+QUEUE_URL: str = from_env("sqs_queue_url")
 # after the first message of a burst, how long the trigger keeps collecting before one asset event
-BATCH_SECONDS = float(os.environ.get("SPARKIFY_EVENTS_BATCH_SECONDS", "10"))
+BATCH_SECONDS: int = from_env("events_batch_seconds")
 
 S3_NOTIFICATIONS = Asset(
     name="sparkify.s3_notifications",
@@ -110,7 +110,7 @@ def plan_loads() -> list[dict]:
 
     context = get_current_context()
     messages = messages_of_run(context)  # type: ignore[arg-type]
-    source_uri = Variable.get("sparkify_source", default="")
+    source_uri = from_variable("source")
     bucket, prefix = s3_events.source_location(source_uri)
     plan = s3_events.plan(messages, bucket, prefix)
     for skip in plan.skipped:

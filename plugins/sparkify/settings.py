@@ -153,7 +153,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("target", "extra", "target", "", _one_of("postgres", "redshift"), "the engine, when the host says nothing"),
     Setting("iam_role", "extra", "iam_role", "", help="the role Redshift's COPY assumes to read S3"),
     Setting("lock_timeout", "extra", "lock_timeout", "2min", help="PostgreSQL: how long a task waits for a lock"),
-    Setting("statement_timeout", "extra", "statement_timeout", "1h", help="PostgreSQL: longest statement"),
+    Setting(
+        "statement_timeout",
+        "extra",
+        "statement_timeout",
+        "1h",
+        help="longest statement: PostgreSQL's units ('1h'); on Redshift milliseconds (default 3,600,000)",
+    ),
     Setting("work_mem", "extra", "work_mem", "", help="PostgreSQL: memory per sort or hash"),
     Setting(
         "catchup",
@@ -180,6 +186,21 @@ SETTINGS: tuple[Setting, ...] = (
         "a run not finished this long after it was queued raises a deadline alert; unset: none",
     ),
     Setting("sql_dir", "env", "SPARKIFY_SQL_DIR", "", help="the sql/ folder, when not beside plugins/"),
+    Setting(
+        "sqs_queue_url",
+        "env",
+        "SPARKIFY_SQS_QUEUE_URL",
+        "",
+        help="the SQS queue of the source bucket's notifications (sparkify_events, docs/events.md); unset: no watcher",
+    ),
+    Setting(
+        "events_batch_seconds",
+        "env",
+        "SPARKIFY_EVENTS_BATCH_SECONDS",
+        10,
+        _positive_int,
+        "after a burst's first message, how long the trigger collects before one run",
+    ),
     Setting("home", "env", "SPARKIFY_HOME", ".local", help="where the local stack lives (scripts/env.sh)"),
     Setting(
         "airflow_port", "env", "SPARKIFY_AIRFLOW_PORT", 8080, _positive_int, "the local Airflow's port (make airflow)"

@@ -9,6 +9,7 @@ from sparkify.errors import ConfigurationError, FailNow
 from sparkify.identifiers import check_identifier
 from sparkify.lineage import staging_lineage, static_prefix
 from sparkify.operators.base import WarehouseOperator
+from sparkify.settings import from_extra
 from sparkify.sources import open_source
 from sparkify.staging import stage
 from sparkify.staging.audit import check_staged_days
@@ -200,7 +201,7 @@ class StageToRedshiftOperator(WarehouseOperator):
                 copy_options=self.copy_options,
                 iam_role=self.iam_role,
                 aws_conn_id=self.aws_conn_id,
-                workspace=self.workspace or warehouse.extra.get("workspace"),
+                workspace=self.workspace or from_extra("workspace", warehouse.extra),
                 bad_records=self.bad_record_policy(),
             ),
             log=self.log,

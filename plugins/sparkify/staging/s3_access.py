@@ -11,6 +11,7 @@ from airflow.sdk.log import mask_secret
 from botocore.exceptions import ClientError
 
 from sparkify.errors import ConfigurationError
+from sparkify.settings import from_extra
 from sparkify.staging.redshift_copy import Credentials
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class S3Access:
         hook = self.s3
         workspace = urlparse((options.workspace or "").strip()).netloc or None
         region = self.copy_region(workspace)
-        role = options.iam_role or self.warehouse.extra.get("iam_role")
+        role = options.iam_role or from_extra("iam_role", self.warehouse.extra)
         if role:
             return Credentials(iam_role=role), region
         frozen = hook.get_credentials()
