@@ -77,3 +77,34 @@ def test_a_second_demo_waits_for_the_first_and_says_so(tmp_path) -> None:
     assert first.wait(timeout=30) == 0
     assert "another 'make demo' is running in this folder: waiting" in second.stderr
     assert marks.read_text().split() == ["first-start", "first-end", "second"]
+
+
+def test_a_server_the_first_demo_leaves_running_does_not_hold_the_lock(tmp_path) -> None:
+    """make demo starts PostgreSQL and leaves it running: the next make demo must not wait for that server."""
+    lock, marks = tmp_path / "demo.lock", tmp_path / "marks"
+    script = str(ROOT / "scripts" / "one_at_a_time.sh")
+    server = tmp_path / "server.pid"
+    # the first "demo" starts a long-lived background process (as pg.sh starts the server) and returns
+    subprocess.run(
+        [script, str(lock), "make demo", "bash", "-c", f"(sleep 60 & echo $! > {server}); echo first >> {marks}"],
+        check=True,
+        timeout=30,
+    )
+    try:
+        second = subprocess.run(
+            [script, str(lock), "make demo", "bash", "-c", f"echo second >> {marks}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    finally:
+        subprocess.run(["kill", server.read_text().strip()], check=False)
+    assert "waiting" not in second.stderr
+    assert marks.read_text().split() == ["first", "second"]
+
+
+def test_the_command_exit_status_is_the_wrappers(tmp_path) -> None:
+    script = str(ROOT / "scripts" / "one_at_a_time.sh")
+    failed = subprocess.run([script, str(tmp_path / "l"), "make demo", "bash", "-c", "exit 3"], check=False)
+    assert failed.returncode == 3
