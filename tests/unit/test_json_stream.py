@@ -89,6 +89,36 @@ def test_plain_json_lines_take_the_fast_path_and_match() -> None:
     assert fast_rows(text.encode()) == reference_rows(text)
 
 
+QUOTED_INTEGERS = [
+    ["7", "007", "2147483647", "0", "-2147483648"],  # quoted numbers, leading zeros, the range's ends
+    ["7", None, "12", None],  # with nulls
+    ["7", "", "12"],  # a blank: NULL under EMPTYASNULL
+    ["7", " 8", "+9", "-3"],  # white space and signs
+    ["7", "\u0663", "12"],  # a digit outside ASCII (ARABIC-INDIC THREE)
+]
+
+
+@pytest.mark.parametrize("values", QUOTED_INTEGERS)
+def test_integers_given_as_strings_load_as_the_reference_reads_them(values) -> None:
+    """Producers quote numbers (the event logs' ``"userId": "39"``): every spelling loads as the reference reads it."""
+    text = "".join(json.dumps({"sessionId": value, "artist": "A"}) + "\n" for value in values)
+    expected = reference_rows(text)
+    assert expected[0][2] == "7" and len(expected) == len(values)
+    assert fast_rows(text.encode()) == expected
+    assert fast_rows(text.encode(), piece_bytes=16) == expected
+
+
+def test_a_blank_quoted_integer_without_emptyasnull_fails_as_the_reference_fails() -> None:
+    text = "".join(json.dumps({"sessionId": value}) + "\n" for value in ["7", "8", "", "9"])
+    options = CopyOptions(empty_as_null=False)
+    with pytest.raises(StagingDataError) as reference:
+        reference_rows(text, options=options)
+    with pytest.raises(StagingDataError) as fast:
+        fast_rows(text.encode(), options=options)
+    assert str(fast.value) == str(reference.value)
+    assert "line 3" in str(fast.value)
+
+
 def test_auto_mode_and_without_truncate_or_emptyasnull() -> None:
     records = [{"artist": "", "user_id": "  ", "session_id": 1, "ts": 5}, {"artist": "ok"}]
     text = "\n".join(json.dumps(r) for r in records)
@@ -127,6 +157,8 @@ BAD_OBJECTS = [
     '{"artist": "A"}\n{"artist": "A"}\n{"length": "long"}\n{"artist": \n',
     '{\n "artist": "A"\n}\n{\n "artist": [\n}\n',
     '{"artist": "A"}\n{"artist": "B"}}\n',
+    '{"sessionId": "7"}\n{"sessionId": "2147483648"}\n',
+    '{"sessionId": "7"}\n{"sessionId": "12345678901234567890123"}\n',
 ]
 
 
