@@ -19,6 +19,7 @@ PIP_VERSION := 26.3
 EVENTS ?= 100000
 SONG_FILES ?= 15000
 LATENCY_MS ?= 30
+HISTORY_MONTHS ?= 3
 BENCH_ARGS ?=
 
 .PHONY: help venv venv-runtime requirements up demo demo-run data dsn reset down test test-unit lint check analytics airflow \
@@ -119,7 +120,7 @@ redshift-down: venv ## delete that cluster, security group and role, and .local/
 	@$(BIN)/python scripts/redshift_provision.py down --config "$(DWH_CFG)"
 bench: venv up ## end-to-end benchmark: the month's DAG vs a raw COPY, hourly cost, memory, S3 (EVENTS=N)
 	@$(ENV) nice -n 10 python -m benchmarks.end_to_end --events $(EVENTS) --song-files $(SONG_FILES) \
-		--latency-ms $(LATENCY_MS) $(BENCH_ARGS)
+		--latency-ms $(LATENCY_MS) --history-months $(HISTORY_MONTHS) --docs docs/benchmarks.md $(BENCH_ARGS)
 
 # Event-driven loads (docs/events.md): moto's S3 + SQS and the local Airflow with the sparkify_events DAG.
 # make bench-events [UPLOADS=60] [RATE=1] (uploads per second)

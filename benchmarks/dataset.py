@@ -2,7 +2,9 @@
 
 ``.local/bench-<N>/data`` holds 31 days of events (``N / 30`` a day) and song files scaled with ``N``
 (3,000 for a million events). The month under test is the first 30 days; the 31st day is the "hour
-after 30 days of history", the same size as the first day's hours. Generated once, reused after.
+after 30 days of history", the same size as the first day's hours. With ``months`` > 1 (the benchmark's
+``--history-months``) it holds ``30 * months + 1`` days: the generator writes day after day from one
+seeded random stream, so the first 31 days are the same events. Generated once, reused after.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Dataset:
     songs: int
     users: int
     day_files_bytes: int
+    months: int = 1
 
     @property
     def month_start(self) -> dt.datetime:
@@ -42,6 +45,11 @@ class Dataset:
     @property
     def month_end(self) -> dt.datetime:
         return self.month_start + dt.timedelta(days=MONTH_DAYS)
+
+    def month_window(self, month: int) -> tuple[dt.datetime, dt.datetime]:
+        """The ``month``-th block of 30 days (1 is the month under test)."""
+        start = self.month_start + dt.timedelta(days=MONTH_DAYS * (month - 1))
+        return start, start + dt.timedelta(days=MONTH_DAYS)
 
 
 def song_count(events: int) -> int:
@@ -52,19 +60,21 @@ def user_count(events: int) -> int:
     return min(10_000, max(40, events // 1000))
 
 
-def ensure_dataset(events: int, home: Path | None = None) -> Dataset:
-    """Generate (or reuse) the data set for ``events`` events over 30 days, plus day 31."""
+def ensure_dataset(events: int, home: Path | None = None, months: int = 1) -> Dataset:
+    """Generate (or reuse) the data set for ``events`` events per 30 days over ``months`` of them, plus a day."""
     home = home or LOCAL / f"bench-{events}"
     folder = home / "data"
     marker = folder / _COMPLETE
     if marker.is_file():
-        return Dataset(folder=folder, **json.loads(marker.read_text()))
+        dataset = Dataset(folder=folder, **json.loads(marker.read_text()))
+        if dataset.months >= months:
+            return dataset
     songs, users = song_count(events), user_count(events)
     generate(
         folder,
         songs=songs,
         users=users,
-        days=MONTH_DAYS + 1,
+        days=MONTH_DAYS * months + 1,
         events_per_day=max(1, events // MONTH_DAYS),
         start=START,
         seed=12,
@@ -79,6 +89,7 @@ def ensure_dataset(events: int, home: Path | None = None) -> Dataset:
         songs=songs,
         users=users,
         day_files_bytes=sum(path.stat().st_size for path in day_files[:MONTH_DAYS]),
+        months=months,
     )
     marker.write_text(json.dumps({k: v for k, v in asdict(dataset).items() if k != "folder"}))
     return dataset
