@@ -532,6 +532,7 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
                     else "nested loop once analysed"
                 )
             add(f"   {row['statement'][:57]:<58}{row['window']:>7}{no:>10}{yes:>10}{_fmt(row['ratio']):>8}  {change}")
+            add(f"   {'':<58}relies on (analysed): {_relies_on(row)}")
     r = results.get("ratios", {})
     add("")
     add("Summary")
@@ -565,6 +566,16 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
             add(f"--- {p['statement']} | window {p['window']} | {p['statistics']}")
             add(p["plan"])
     return "\n".join(lines)
+
+
+def _relies_on(row: dict[str, Any]) -> str:
+    """The analysed plan's indexes, and the tables it reads whole (whose statistics size its joins)."""
+    parts = []
+    if row.get("indexes_with_stats"):
+        parts.append("index " + ", ".join(row["indexes_with_stats"]))
+    if row.get("seq_scans_with_stats"):
+        parts.append("reads whole " + ", ".join(row["seq_scans_with_stats"]) + " (their statistics size the joins)")
+    return "; ".join(parts) or "-"
 
 
 def _report_hours(hourly: dict[str, Any], history: list[dict[str, Any]], add: Callable[[str], None]) -> None:

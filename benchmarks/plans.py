@@ -97,6 +97,10 @@ def _summary(plan: dict[str, Any]) -> dict[str, Any]:
         "joins": joins,
         "nested_loop": any(n["Node Type"] == "Nested Loop" for n in nodes),
         "full_scans_of_big_tables": big_scans,
+        # what the plan relies on: the indexes it reads, and the tables it reads whole (their statistics
+        # decide the join methods and sizes: a hash join sized from a guess is what collapsed before)
+        "indexes": sorted({n["Index Name"] for n in nodes if "Index Name" in n}),
+        "seq_scans": sorted({n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"}),
     }
 
 
@@ -156,6 +160,8 @@ def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row[f"timed_out_{key}_stats"] = r["timed_out"]
         row[f"nested_loop_{key}_stats"] = r["nested_loop"]
         row[f"joins_{key}_stats"] = r["joins"]
+        row[f"indexes_{key}_stats"] = r.get("indexes", [])
+        row[f"seq_scans_{key}_stats"] = r.get("seq_scans", [])
     for row in rows.values():
         row["ratio"] = row["seconds_without_stats"] / max(row["seconds_with_stats"], 1e-6)
     return list(rows.values())
