@@ -141,7 +141,8 @@ class StreamEncoder:
         suffix = copy_suffix(extra)
         line, offset = 1, 0
         tail: list = []  # the reference parser's unfinished record: [text, its first line]
-        for piece, last in self._pieces(io.BytesIO(body) if isinstance(body, bytes | bytearray) else body, where):
+        stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
+        for piece, last, newlines in self._pieces(stream, where):
             if offset == 0 and piece.startswith(_BOM_BYTES):
                 raise StagingDataError(bom_message(where))
             fast = (
@@ -169,11 +170,12 @@ class StreamEncoder:
                     raise StagingDataError(
                         f"{where}, line {tail[1]}: no JSON object ends within {MAX_LINE_BYTES} bytes"
                     )
-            line += piece.count(b"\n")
+            line += newlines
             offset += len(piece)
 
-    def _pieces(self, stream: BinaryIO, where: str) -> Iterator[tuple[bytes, bool]]:
-        """Cut the stream at newlines (never inside a UTF-8 character or a JSON string); the last is flagged."""
+    def _pieces(self, stream: BinaryIO, where: str) -> Iterator[tuple[bytes, bool, int]]:
+        """Cut the stream at newlines (never inside a UTF-8 character or a JSON string): ``(piece, last,
+        newlines in it)``, counted once here (a full scan of every piece)."""
         pending = b""
         line = 1
         while block := stream.read(self.piece_bytes):
@@ -184,10 +186,11 @@ class StreamEncoder:
                     raise StagingDataError(f"{where}, line {line}: a line longer than {MAX_LINE_BYTES} bytes")
                 pending = data
                 continue
-            line += data.count(b"\n", 0, cut)
+            newlines = data.count(b"\n", 0, cut)
+            line += newlines
             pending = data[cut:]
-            yield data[:cut], False
-        yield pending, True
+            yield data[:cut], False, newlines
+        yield pending, True, pending.count(b"\n")
 
     def _read_back(self, lines: list[str], extra: tuple[str, ...]) -> list[tuple]:
         """The reference's COPY text lines as row tuples: the values PostgreSQL would read from them."""
