@@ -1,11 +1,13 @@
 """The Sparkify view (plugins/sparkify_ui.py, sparkify.ui) served by Airflow's own API app, in process: it
 needs Airflow's login, its JSON and page show what independent SQL counts over a warehouse loaded by a
-real run, hostile values come out escaped, no response carries a credential, and it reads the Redshift
-target (the emulator) with the same answers and only portable SQL."""
+real run, what needs attention comes first, hostile values come out escaped, no response carries a
+credential, and on the Redshift target (the emulator) it gives the same answers, shows the rows SQL counts
+and no credential, with only portable SQL."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -220,6 +222,25 @@ def test_the_page_escapes_what_it_shows(api) -> None:
         assert f'<tr data-table="{table}">' in page
 
 
+def test_the_page_lists_what_needs_attention_first(api, warehouse) -> None:
+    page = api.get("/sparkify/").text
+    assert page.index('id="attention"') < page.index('id="star-tables"')
+    attention = page.split('id="attention"', 1)[1].split("</table>", 1)[0]
+    since = dt.datetime.combine(NOW.date() - dt.timedelta(days=13), dt.time())
+    latest_not_passed = sql(
+        warehouse["dsn"],
+        "select table_name, check_name, severity from (select table_name, check_name, severity, passed,"
+        " rank() over (partition by table_name, check_name order by checked_at desc) as r"
+        " from quality_results where checked_at >= %s) latest where r = 1 and not passed",
+        (since,),
+    )
+    assert len(latest_not_passed) >= 2  # the hostile failure and the users warning, at least
+    shown = re.findall(r'<tr data-check="([^"]+)">\s*<td>.*?</td>\s*<td>.*?</td>\s*<td class="(\w+)">', attention, re.S)
+    assert sorted((html.unescape(check), status) for check, status in shown) == sorted(
+        (f"{t}.{c}", "warn" if severity == "warn" else "fail") for t, c, severity in latest_not_passed
+    )
+
+
 def test_no_response_carries_a_credential(api, warehouse) -> None:
     secrets = (PASSWORD, EXTRA_SECRET, quote(EXTRA_SECRET, safe=""), "postgres://", "postgresql://")
     responses = [api.get(p) for p in ("/sparkify/", "/sparkify/api/summary", "/sparkify/chart.svg")]
@@ -262,3 +283,39 @@ def test_the_redshift_target_gives_the_same_answers_with_portable_sql(api, wareh
     sent = redshift_emulator.statement_texts()[first:]
     assert any("quality_results" in s for s in sent)
     assert not [s for s in sent if PG_ONLY.search(s)]
+
+
+def test_on_the_redshift_target_the_view_shows_the_rows_and_no_credential(api, warehouse, redshift_emulator) -> None:
+    dsn, user = warehouse["dsn"], "IAM:sparkify_viewer"
+    uri = f"{redshift_emulator.uri(warehouse['name'], user=user, password=PASSWORD)}?iam_role={quote(EXTRA_SECRET)}"
+    first = len(redshift_emulator.statement_texts())
+    with moved_connection(warehouse, uri):
+        data = summary(api)
+        page, svg = api.get("/sparkify/"), api.get("/sparkify/chart.svg")
+        # a database the emulator's server does not have: the driver's message would name it and the user
+        missing = uri.replace(f"/{warehouse['name']}?", "/no_such_warehouse?")
+        with moved_connection(warehouse, missing):
+            broken = [api.get(p) for p in ("/sparkify/", "/sparkify/api/summary")]
+    sent = redshift_emulator.statement_texts()[first:]
+    assert any("from songplays" in s for s in sent), "the view read the warehouse through the emulator"
+
+    assert data["target"] == "redshift" and page.status_code == svg.status_code == 200
+    assert re.search(r'id="target">redshift<', page.text)
+    for table in data["star"]:
+        expected = sql(dsn, f"select count(*) from {table['name']}")[0][0]
+        assert table["rows"] == expected > 0, table["name"]
+        assert re.search(rf'<tr data-table="{table["name"]}">.*?class="num rows">{expected:,}<', page.text, re.S)
+    plays = sql(dsn, "select count(*) from songplays")[0][0]
+    assert sum(h["songplays"] for h in data["hours"]) == plays
+    assert sum(map(int, re.findall(r'data-plays="(\d+)"', svg.text))) == plays
+    assert data["quarantine_total"] == 3 and re.search(r'id="quarantine-total">3<', page.text)
+    staged = sql(dsn, "select table_name, count(*) from staging_ledger group by 1 order by 1")
+    assert [(t["table_name"], t["objects"]) for t in data["ledger_tables"]] == staged
+    warned = {(c["table_name"], c["check_name"]): c["last_status"] for c in data["quality"]}
+    assert warned[("users", "level_values_warn")] == "warn"
+
+    assert [r.status_code for r in broken] == [503, 503]
+    secrets = (PASSWORD, EXTRA_SECRET, quote(EXTRA_SECRET), "sparkify_viewer", "redshift://", "no_such_warehouse")
+    for response in (page, svg, *broken):
+        for secret in (*secrets, f":{redshift_emulator.port}"):
+            assert secret not in response.text, (response.url, secret)
