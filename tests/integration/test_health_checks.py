@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-import threading
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -22,6 +20,7 @@ from generate_demo_data import generate
 from support import faults
 from support.runner import run_window
 from support.warehouse_state import rows
+from support.webhook import Webhook
 
 from sparkify.operators import DataQualityOperator
 from sparkify.quality.compile import compile_check
@@ -65,35 +64,12 @@ def plays(source: Path, day: dt.date) -> int:
     )
 
 
-class Webhook:
-    """An HTTP endpoint on 127.0.0.1 that keeps the JSON bodies posted to it."""
-
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def webhook(monkeypatch):
     hook = Webhook()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SPARKIFY_ALERTS",
-        json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{hook.port}", "extra": {"endpoint": "/hook"}}),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_SPARKIFY_ALERTS", hook.connection())
     yield hook
-    hook.server.shutdown()
+    hook.stop()
 
 
 def day_context(day: dt.date, run_id: str, **extra) -> dict:
