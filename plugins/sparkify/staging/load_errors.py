@@ -133,7 +133,11 @@ class LoadErrors:
             return
         mapping = self._mapping(columns)
         try:
-            located = [] if mapping is None else broken_records(self.source, objects, mapping, rules)
+            located = (
+                []
+                if mapping is None
+                else broken_records(self.source, objects, mapping, rules, auto=self.request.auto_format)
+            )
         except Exception:  # the objects cannot be read back: the error says the line is unknown
             located = []
         quarantines = self.quarantine.policy.quarantines

@@ -18,9 +18,9 @@ import gzip
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sparkify.staging.json_copy import BOM, CopyOptions, iter_records
+from sparkify.staging.json_copy import BOM, CopyOptions, _follow, iter_records
 from sparkify.staging.row_encoder import RowEncoder
 from sparkify.staging.rules import RuleViolation
 
@@ -50,10 +50,18 @@ class Broken:
 
 
 def broken_records(
-    source: Source, objects: list[SourceObject], mapping: JsonMapping, rules: StagingRules, workers: int = 4
+    source: Source,
+    objects: list[SourceObject],
+    mapping: JsonMapping,
+    rules: StagingRules,
+    *,
+    auto: bool,
+    workers: int = 4,
 ) -> list[Broken]:
     """Every record of ``objects`` that converts as COPY converts it but breaks one of ``rules``, in key and
-    line order. Records that do not convert are not listed: COPY rejected them already."""
+    line order. Records that do not convert are not listed: COPY rejected them already. With a JSONPaths
+    document (not ``auto``), COPY reads a record that is no object (``[1, 2]``) too, each path finding
+    nothing: so is it read here."""
 
     def check(obj: SourceObject) -> list[Broken]:
         compiled = rules.for_object(obj.key, mapping.columns, mapping.describe)
@@ -66,8 +74,18 @@ def broken_records(
         text = body.decode("utf-8", errors="replace").removeprefix(BOM)
         encoder = RowEncoder(mapping, CopyOptions())
         found = []
-        for line, record in iter_records(text, source.locate(obj.key), reject=lambda *_: None):
-            values = mapping.extract(record)
+        not_objects: list[tuple[int, Any]] = []
+
+        def rejected(line: int, _path: str | None, reason: str, text: str) -> None:
+            if not auto and reason.startswith("expected a JSON object"):
+                not_objects.append((line, json.loads(text)))
+
+        records = [*iter_records(text, source.locate(obj.key), reject=rejected)]
+        for line, record in sorted([*records, *not_objects], key=lambda pair: pair[0]):
+            if isinstance(record, dict):
+                values = mapping.extract(record)
+            else:
+                values = [_follow(record, path) for path in mapping.paths]
             try:
                 cells = [convert(value) for convert, value in zip(encoder.converters, values, strict=True)]
             except (TypeError, ValueError, OverflowError):
