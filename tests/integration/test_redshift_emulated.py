@@ -290,3 +290,29 @@ def test_on_redshift_the_staging_rules_run_on_the_copied_rows_before_they_are_st
     bad["day_file"].write_text("".join(lines))
     bad["song_file"].unlink()
     assert_star_schema_matches(db, source["folder"], START, END)
+
+
+def test_when_the_objects_cannot_be_read_back_the_message_says_the_line_is_unknown(
+    dag, on_redshift, source, s3_endpoint, db, monkeypatch
+) -> None:
+    """The line of a COPY'd row is found by reading its object back; if that fails, the message says so."""
+    import sparkify.staging.load_errors as load_errors
+
+    upload_records_the_models_cannot_use(source, s3_endpoint)  # the rules in SQL find a null sessionId
+
+    def unreadable(*args, **kwargs):
+        raise OSError("the object is gone")
+
+    monkeypatch.setattr(load_errors, "broken_records", unreadable)
+    day = (dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 3, tzinfo=UTC))
+    tasks = ("create_tables", "stage_events")
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, *day, source["uri"], only=tasks)
+    message = str(error.value)
+    assert f"{BAD_DAY}, line unknown (" in message
+    assert "field session_id: null: a value is needed" in message
+
+    run_window(dag, *day, source["uri"], only=tasks, bad_records="quarantine")
+    quarantined = rows(db, "select object_key, line_number, field, reason from quarantined_records")
+    assert [row[:3] for row in quarantined] == [(BAD_DAY, None, "session_id")]
+    assert quarantined[0][3].startswith("line unknown: column session_id: null: a value is needed")
