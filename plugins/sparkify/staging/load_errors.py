@@ -132,11 +132,14 @@ class LoadErrors:
         if not found:
             return
         mapping = self._mapping(columns)
+        options = self.request.options
         try:
             located = (
                 []
                 if mapping is None
-                else broken_records(self.source, objects, mapping, rules, auto=self.request.auto_format)
+                else broken_records(
+                    self.source, objects, mapping, rules, auto=self.request.auto_format, workers=options.max_workers
+                )
             )
         except Exception:  # the objects cannot be read back: the error says the line is unknown
             located = []
