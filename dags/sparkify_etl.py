@@ -5,15 +5,15 @@ Hourly load of Sparkify's raw JSON (song metadata and app event logs) into the s
 
 ```
 begin → create_tables → stage_events ─┬→ load_users_dim ───┐
-                                      │                    ├→ load_songplays_fact → load_time_dim ─┐
-                        stage_songs  ─┼→ load_songs_dim ───┤                                       ├→ checks → end
-                                      └→ load_artists_dim ─┘ (each dimension also → checks) ───────┘
+                                      ├→ load_time_dim ────┤
+                        stage_songs  ─┼→ load_songs_dim ───┼→ load_songplays_fact → checks → end
+                                      └→ load_artists_dim ─┘   (each dimension also → checks)
 ```
 (`checks` is the task `run_quality_checks`.)
 The loads and their order come from the table catalogue (`sql/models/<table>.yml`: load mode, key,
 `depends_on`), so a new dimension is a new set of files, not a change here. The fact loads after the
-dimensions it references, so a dimension that fails its gate holds the plays back: the star is
-published whole.
+dimensions it references (`time` included: it is built from the staged window), so a dimension that
+fails its load or gate holds the plays back: the star is published whole.
 
 **Window.** A run processes the events of `[window_start, window_end)`: the run params when both are
 given (one manual run can load any span, a month included), else the run's data interval: for a
@@ -27,7 +27,7 @@ stages `song_data/`. A ledger stages every source object once, so reruns and ove
 and never double rows.
 
 **Loads.** The fact load replaces the window's songplays in one transaction; `users` and `time` are
-upserted from the window, `songs` and `artists` from all staged songs. Every load is idempotent.
+upserted from the staged window, `songs` and `artists` from all staged songs. Every load is idempotent.
 
 **Checks.** Declared next to each model in `sql/models/<table>.yml`; results land in
 `quality_results`. A failing check fails the run without retries. The star tables' assets
@@ -223,8 +223,9 @@ with DAG(
 
     # A fact row is published only with the dimension rows it references: each fact loads after every
     # dimension that is not built from it, so a dimension whose load or gate fails holds the fact back
-    # (and the run's checks and asset events with it) instead of publishing plays whose song, artist or
-    # user is missing. A dimension built from the fact (time, from songplays) follows it, as it must.
+    # (and the run's checks and asset events with it) instead of publishing plays whose song, artist,
+    # user or time is missing. A dimension built from the fact would follow it, as it must: none is (time
+    # is built from the staged window for that reason, sql/models/time.sql).
     for fact in (spec for spec in CATALOGUE.star if spec.kind == "fact"):
         for dimension in CATALOGUE.star:
             if dimension.kind == "dimension" and fact.name not in dimension.depends_on:

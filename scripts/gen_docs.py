@@ -11,6 +11,7 @@ which generator writes it:
                    first sentence of its docstring.
 
 * ``configuration`` every knob of ``sparkify.settings``: where it is read, its default, what it does.
+* ``fault-cases``  every case of the fault suite (``tests/support/faults.py``) with its outcome on each target.
 
     python scripts/gen_docs.py           # rewrite the regions in place
     python scripts/gen_docs.py --check   # exit 1 and name every region that differs (what CI runs)
@@ -113,6 +114,17 @@ def tests() -> str:
     return "\n".join(rows)
 
 
+def fault_cases() -> str:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.faults import DATA_FAULTS
+
+    rows = ["| case | issue item | on PostgreSQL | on Redshift (the emulator) |", "| --- | --- | --- | --- |"]
+    for case in DATA_FAULTS:
+        cells = (f"`{case.kind}`", case.item, case.summary("postgres"), case.summary("redshift"))
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(rows)
+
+
 def dag_diagram() -> str:
     doc = ast.get_docstring(ast.parse((ROOT / "dags" / "sparkify_etl.py").read_text())) or ""
     match = re.search(r"```\n(.*?)```", doc, re.S)
@@ -128,6 +140,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "star-columns": star_columns,
     "tests": tests,
     "configuration": configuration,
+    "fault-cases": fault_cases,
 }
 
 

@@ -9,8 +9,16 @@ and the DAG's tasks run over the two days. The outcomes:
   hourly runs, latest hour first, also equal the two-day run.
 * ``Fails(...)``: the run fails at once with ``AirflowFailException`` (Airflow spends no retry on it) and
   a message naming the object, the line and the field; no star table changed; a rerun without repair
-  fails with the same message; after repairing the object, a rerun equals the clean run.
+  fails with the same message. Under the quarantine policy the record is kept aside in
+  ``quarantined_records`` with that object, line and field, and the rest loads equal to the oracle over the
+  JSON without that record (or, for a fault of the whole object, the run fails under that policy too).
+  After repairing the object, a rerun equals the clean run.
 * ``Retries``: a fault outside data and configuration (a lost connection): the error is one Airflow retries.
+
+Both targets: every case runs on PostgreSQL (the embedded default) and on Redshift (the emulator, reading
+the faulty source from S3 through COPY), each with its outcome there (``Fails.redshift`` where Redshift's
+COPY words or reads a fault otherwise). The cases live in ``tests/support/faults.py``, which also writes
+the docs' table (docs/faults.md).
 
 A case may be marked ``xfail`` (``Case.xfail``, always strict) to state an outcome that a later change
 must bring: it then fails the suite as soon as it passes, so that the mark is removed. None is marked.
@@ -24,14 +32,14 @@ import json
 import re
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from generate_demo_data import generate
 from support import faults
-from support.faults import DAY1, DAY2, END, HOURS, START, Where
+from support.faults import DATA_FAULTS, DAY1, END, HOURS, START, Case, Fails, Loaded, Where
 from support.moto_server import s3_client, upload_folder
 from support.net import free_port
 from support.runner import as_rendered, run_window
@@ -47,310 +55,36 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Loaded:
-    lost: int = 0
-    added: int = 0
-    warns: tuple[str, ...] = ()  # texts the task logs must hold (a warning about what was skipped)
+def param(case: Case):
+    marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    return pytest.param(case, id=case.kind, marks=marks)
 
 
-@dataclass(frozen=True)
-class Fails:
-    says: tuple[str, ...] = ()  # texts the message must hold besides the object, line and field
-    never_says: tuple[str, ...] = ()  # e.g. a library's internals instead of words
-    staged: bool = False  # refused after staging (by the staging audit), rather than by staging itself
+#: the cases per target and outcome: a change that drops cases (or a filter that matches none) fails here
+CASES_PER_OUTCOME = {
+    ("postgres", "loaded"): 18,
+    ("postgres", "fails, quarantined"): 22,
+    ("postgres", "fails, the object fails under quarantine too"): 2,
+    ("redshift", "loaded"): 18,
+    ("redshift", "fails, quarantined"): 24,
+}
 
 
-@dataclass(frozen=True)
-class Case:
-    kind: str
-    item: str  # the item of issue 10 it belongs to
-    inject: Callable[[Path], Where | Any]
-    outcome: Loaded | Fails
-    hourly: bool = False
-    xfail: str | None = None
-    marks: list = field(default_factory=list)
-
-    def param(self):
-        marks = [pytest.mark.xfail(strict=True, reason=self.xfail)] if self.xfail else []
-        return pytest.param(self, id=self.kind, marks=marks)
+def outcome_of(case: Case, target: str) -> str:
+    if isinstance(case.outcome, Loaded):
+        return "loaded"
+    quarantined = case.outcome.on(target).quarantined
+    return "fails, quarantined" if quarantined else "fails, the object fails under quarantine too"
 
 
-def _play_in_no_day_file(src: Path) -> None:
-    _, play = faults.find(src, DAY1)
-    faults.add_object(src, "log_data/2018/11/late-events.json", json.dumps({**play, "sessionId": 999_999}) + "\n")
-
-
-def _truncated_last_line(src: Path) -> Where:
-    path = faults.day_file(src, DAY2)
-    text = path.read_text(encoding="utf-8").rstrip("\n")
-    path.write_text(text[: len(text) - 25], encoding="utf-8")  # an upload cut short
-    return Where(path, len(text.splitlines()))
-
-
-def _not_utf8(src: Path) -> Where:
-    path = faults.day_file(src, DAY1)
-    path.write_bytes(path.read_bytes().replace(b'"Logged In"', b'"Logged In \xe9t\xe9"', 1))  # Latin-1
-    return Where(path)
-
-
-def _bom(src: Path) -> Where:
-    path = faults.day_file(src, DAY1)
-    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    return Where(path, 1)
-
-
-def _matched_play_with_another_length(src: Path) -> None:
-    """A play of a catalogue song, its length changed by a second: it names the song, matches none."""
-    titles = {json.loads(p.read_text())["title"] for p in faults.song_files(src)}
-    n = next(n for n in range(100) if faults.find(src, DAY1, n=n)[1]["song"] in titles)
-    faults.set_field(src, DAY1, "length", faults.find(src, DAY1, n=n)[1]["length"] + 1.0, n=n)
-
-
-def _same_play_resent_with_other_content(src: Path) -> None:
-    """A play sent again in a second object of its day with another level and location: one play, the
-    copy of the first object by key wins (songplays.sql)."""
-    _, play = faults.find(src, DAY1)
-    other = {**play, "level": "paid" if play["level"] == "free" else "free", "location": "Elsewhere, XX"}
-    faults.add_object(src, "log_data/2018/11/2018-11-01-events-resent.json", json.dumps(other) + "\n")
-
-
-def _nan(src: Path) -> Where:
-    _, record = faults.find(src, DAY1)
-    raw = json.dumps({**record, "length": 1.5}).replace("1.5", "NaN")
-    return faults.replace_line(src, DAY1, raw)
-
-
-DATA_FAULTS = [
-    # -- item 1: what a play's identity is ------------------------------------------------------------
-    Case("exact-duplicate-line", "1", lambda s: faults.duplicate_line(s, DAY1), Loaded(), hourly=True),
-    Case(
-        "same-play-repeated-an-hour-later",
-        "1",
-        lambda s: faults.repeat_play(s, DAY1, HOUR),
-        Loaded(added=1),
-        hourly=True,
-    ),
-    Case(
-        "same-play-repeated-a-day-later",
-        "1",
-        lambda s: faults.repeat_play(s, DAY1, DAY, into=DAY2),
-        Loaded(added=1),
-        hourly=True,
-    ),
-    Case(
-        "same-line-in-a-second-object-of-the-day",
-        "1, 6",
-        lambda s: faults.add_object(
-            s, "log_data/2018/11/2018-11-01-events-resent.json", faults.lines(faults.day_file(s, DAY1))[0] + "\n"
-        ),
-        Loaded(),
-        hourly=True,
-    ),
-    # -- item 2: userId that is not an integer -------------------------------------------------------
-    Case(
-        "user-id-not-an-integer",
-        "2",
-        lambda s: faults.set_field(s, DAY1, "userId", "abc"),
-        Fails(says=("expected an integer",)),
-    ),
-    Case(
-        "user-id-out-of-range",
-        "2",
-        lambda s: faults.set_field(s, DAY2, "userId", "99999999999"),
-        Fails(says=("out of range",)),
-    ),
-    Case(
-        "user-id-not-an-integer-on-an-event-that-is-no-play",
-        "2",
-        lambda s: faults.set_field(s, DAY1, "userId", "abc", page="Home", n=3),
-        Fails(says=("expected an integer",)),
-    ),
-    # -- item 6: objects of a day ------------------------------------------------------------------------
-    Case(
-        "day-split-in-two-objects",
-        "6",
-        lambda s: faults.split_day_file(s, DAY1, "log_data/2018/11/2018-11-01-events-part2.json"),
-        Loaded(),
-    ),
-    Case(
-        "empty-object-in-the-day-folder",
-        "6",
-        lambda s: faults.add_object(s, "log_data/2018/11/2018-11-02-x", ""),
-        Loaded(),
-    ),
-    Case(
-        "marker-file-in-the-day-folder",
-        "6",
-        lambda s: faults.add_object(s, "log_data/2018/11/_SUCCESS", ""),
-        Loaded(warns=("log_data/2018/11/_SUCCESS (named for no day)",)),
-    ),
-    Case(
-        "object-named-for-no-day",
-        "6",
-        _play_in_no_day_file,
-        Loaded(
-            warns=(
-                "1 object(s) under log_data/2018/10/, log_data/2018/11/ are not staged",
-                "late-events.json (named for no day)",
-            )
-        ),
-    ),
-    # -- malformed objects: a clear error naming object and line -----------------------------------------
-    Case(
-        "invalid-json-line",
-        "suite",
-        lambda s: faults.replace_line(s, DAY1, '{"artist": "Ween", "ts": '),
-        Fails(says=("invalid JSON",)),
-    ),
-    Case("upload-cut-short", "suite", _truncated_last_line, Fails(says=("invalid JSON",))),
-    Case("not-utf-8", "suite", _not_utf8, Fails(says=("not UTF-8",))),
-    Case(
-        "array-instead-of-object",
-        "suite",
-        lambda s: faults.replace_line(s, DAY2, "[1, 2]"),
-        Fails(says=("expected a JSON object",)),
-    ),
-    Case(
-        "ts-not-a-number",
-        "suite",
-        lambda s: faults.set_field(s, DAY1, "ts", "yesterday"),
-        Fails(says=("expected",)),
-    ),
-    # -- item 12: the smaller points that json_copy.py handles -----------------------------------------
-    Case(
-        "byte-order-mark",
-        "12",
-        _bom,
-        Fails(says=("byte order mark",)),
-    ),
-    Case(
-        "nan-is-not-json",
-        "12",
-        _nan,
-        Fails(says=("NaN",)),
-    ),
-    Case(
-        "huge-ts",
-        "12",
-        lambda s: faults.set_field(s, DAY1, "ts", 10**20),
-        Fails(says=("expected epoch milliseconds",), never_says=("days=", "magnitude", "OverflowError")),
-    ),
-    # -- items 4, 5, 7: silent loss; the reconciliation per object is phase 2 ---------------------------
-    # issue 18: the records that no window could load are refused as they are staged, naming the value
-    Case(
-        "play-without-ts",
-        "4, 7, 18.1",
-        lambda s: faults.set_field(s, DAY1, "ts", ...),
-        Fails(says=("null: a value is needed", "songplays.yml")),
-    ),
-    Case(
-        "play-with-ts-minus-one",
-        "4, 7, 18.1",
-        lambda s: faults.set_field(s, DAY1, "ts", -1),
-        Fails(says=("-1 (1969-12-31 23:59:59.999000)", "no window would ever load it")),
-    ),
-    Case(
-        "play-whose-ts-falls-on-the-next-day",
-        "5, 7",
-        lambda s: faults.move_event_to_next_day(s, DAY1),
-        Loaded(lost=1, added=1),  # the play moved to another ts: another identity, loaded in its own window
-        hourly=True,
-    ),
-    Case(
-        "play-two-days-away-from-its-file",
-        "5, 7, 18.1",
-        lambda s: faults.set_field(s, DAY1, "ts", faults.find(s, DAY1)[1]["ts"] + 2 * 24 * 3600 * 1000),
-        Fails(says=("no window would ever load it", "its file's day is 2018-11-01")),
-    ),
-    # -- issue 18: what the models rely on, checked as each record is staged ---------------------------
-    Case(
-        "ts-in-seconds-instead-of-milliseconds",
-        "18.1",
-        lambda s: faults.set_field(s, DAY1, "ts", faults.find(s, DAY1)[1]["ts"] // 1000),
-        Fails(says=("no window would ever load it", "(1970-01-18 "), never_says=("NotNullViolation",)),
-    ),
-    Case(
-        "ts-in-seconds-on-an-event-that-is-no-play",
-        "18.1",
-        lambda s: faults.set_field(s, DAY1, "ts", faults.find(s, DAY1, "Home")[1]["ts"] // 1000, page="Home"),
-        Fails(says=("no window would ever load it", "(1970-01-18 ")),
-    ),
-    Case(
-        "session-id-null-on-a-play",
-        "18.1",
-        lambda s: faults.set_field(s, DAY1, "sessionId", None),
-        Fails(says=("null: a value is needed", "not_null(songplay_id)"), never_says=("NotNullViolation",)),
-    ),
-    Case(
-        "item-in-session-missing-on-a-play",
-        "18.1",
-        lambda s: faults.set_field(s, DAY2, "itemInSession", ..., n=3),
-        Fails(says=("null: a value is needed", "not_null(songplay_id)")),
-    ),
-    Case(
-        "user-id-empty-on-a-play",
-        "18.1",
-        lambda s: faults.set_field(s, DAY1, "userId", "", n=2),
-        Fails(says=('"": a value is needed', "not_null(songplay_id)")),
-    ),
-    Case(
-        "negative-song-duration",
-        "18.2",
-        lambda s: faults.set_song_field(s, "duration", -215.5),
-        Fails(says=("field duration (column duration): -215.5 is not > 0", "songs.yml: range(duration)")),
-    ),
-    Case(
-        "song-without-song-id",
-        "18.6",
-        lambda s: faults.set_song_field(s, "song_id", None, n=3),
-        Fails(says=("field song_id (column song_id): null: a value is needed", "songs.yml: not_null(song_id)")),
-    ),
-    Case(
-        "negative-item-in-session",
-        "18.6",
-        lambda s: faults.set_field(s, DAY2, "itemInSession", -1),
-        Fails(says=("-1 is not >= 0", "staging_rules range(item_in_session)")),
-    ),
-    Case(
-        "artist-latitude-out-of-range",
-        "18.6",
-        lambda s: faults.set_song_field(s, "artist_latitude", 123.4, n=1),
-        Fails(says=("field artist_latitude (column artist_latitude): 123.4 is not <= 90", "range(latitude)")),
-    ),
-    Case(
-        "play-naming-a-song-with-another-length",
-        "18.6",
-        _matched_play_with_another_length,
-        Loaded(warns=("plays_matching_a_song_but_not_its_duration",)),
-    ),
-    Case("same-play-resent-with-other-content", "18.6", _same_play_resent_with_other_content, Loaded(), hourly=True),
-    # vocabularies: normalised (trimmed, canonical case), a value outside them counted, never dropped
-    Case("page-in-lower-case", "18.4", lambda s: faults.set_field(s, DAY1, "page", "nextsong"), Loaded()),
-    Case(
-        "page-with-a-trailing-space",
-        "18.4",
-        lambda s: faults.set_field(s, DAY2, "page", "NextSong ", n=4),
-        Loaded(),
-        hourly=True,
-    ),
-    Case(
-        "level-method-auth-in-other-spellings",
-        "18.4",
-        lambda s: [
-            faults.set_field(s, DAY1, "level", " PAID", n=5),
-            faults.set_field(s, DAY1, "method", "put", n=6),
-            faults.set_field(s, DAY1, "auth", "logged in ", n=7),
-        ],
-        Loaded(),
-    ),
-    Case(
-        "page-outside-the-vocabulary",
-        "18.4",
-        lambda s: faults.set_field(s, DAY1, "page", "Next Song"),
-        Loaded(lost=1, warns=("staged_vocabulary(staging_events.page)", "Next Song")),
-    ),
-]
+def test_the_fault_matrix_has_its_cases_on_both_targets() -> None:
+    counted: dict[tuple[str, str], int] = {}
+    for case in DATA_FAULTS:
+        for target in ("postgres", "redshift"):
+            key = (target, outcome_of(case, target))
+            counted[key] = counted.get(key, 0) + 1
+    assert counted == CASES_PER_OUTCOME
+    assert not [c.kind for c in DATA_FAULTS if c.xfail], "an xfail case would not run on Redshift"
 
 
 # -- running a case ---------------------------------------------------------------------------------
@@ -389,7 +123,7 @@ def logged(caplog, capsys) -> str:
     return caplog.text + capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", [c.param() for c in DATA_FAULTS])
+@pytest.mark.parametrize("case", [param(c) for c in DATA_FAULTS])
 def test_data_fault(case: Case, dag, clean_source, db, tmp_path, caplog, capsys) -> None:
     clean = clean_run(dag, clean_source, db)
     source = faults.copy_source(clean_source, tmp_path / "source")
@@ -407,27 +141,62 @@ def test_data_fault(case: Case, dag, clean_source, db, tmp_path, caplog, capsys)
             assert hourly_tables(dag, source, db) == tables, "48 hourly runs must equal the two-day run"
         return
 
+    outcome = case.outcome.on("postgres")
+    where = where.as_target_names(outcome)
     with pytest.raises(Exception) as raised:  # noqa: PT011 - the assertions below say which
         run_window(dag, START, END, source)
     error = raised.value
     message = str(error)
     assert isinstance(error, AirflowFailException), f"{type(error).__name__} would be retried: {message}"
-    for text in [*where.names(), *case.outcome.says]:
+    for text in [*where.names(line=outcome.line_named), *outcome.says]:
         assert text in message
-    for text in case.outcome.never_says:
+    for text in outcome.never_says:
         assert text not in message
     assert snapshot(db) == {table: [] for table in STAR_TABLES}, "no star table may change"
     bad_key = where.path.relative_to(source).as_posix()
-    staged = case.outcome.staged
+    staged = outcome.staged
     assert rows(db, "select count(*) from staging_ledger where object_key = %s", (bad_key,)) == [(int(staged),)]
     with pytest.raises(AirflowFailException) as again:  # a rerun (or a retry) fails the same way
         run_window(dag, START, END, source)
     assert str(again.value) == message
 
+    assert_quarantined(outcome, where, source, db, tmp_path, lambda: run_window(dag, START, END, source, **QUARANTINE))
+
     # the repair: put the object right, run the window again
     shutil.copytree(clean_source, source, dirs_exist_ok=True)
     run_window(dag, START, END, source)
     assert snapshot(db) == clean
+
+
+QUARANTINE = {"bad_records": "quarantine"}
+
+
+def without(source: Path, where: Where, tmp_path: Path) -> Path:
+    """A copy of ``source`` without the record at ``where`` (a one-record file: without the file)."""
+    copy_of = faults.copy_source(source, tmp_path / "expected")
+    target = copy_of / where.path.relative_to(source)
+    kept = [line for n, line in enumerate(target.read_bytes().split(b"\n"), start=1) if n != where.line]
+    if any(line.strip() for line in kept):
+        target.write_bytes(b"\n".join(kept))
+    else:
+        target.unlink()
+    return copy_of
+
+
+def assert_quarantined(outcome: Fails, where: Where, source: Path, db, tmp_path: Path, run: Callable) -> None:
+    """Under the quarantine policy: the record kept aside with its object, line and field, the rest loaded
+    equal to the oracle over the JSON without it; or, for a fault of the whole object, the run fails again."""
+    if not outcome.quarantined:
+        with pytest.raises(AirflowFailException) as error:
+            run()
+        assert all(text in str(error.value) for text in outcome.says)
+        return
+    run()
+    key = where.path.relative_to(source).as_posix()
+    quarantined = rows(db, "select object_key, line_number, field, reason from quarantined_records")
+    assert [row[:3] for row in quarantined] == [(key, where.line, where.field_named)]
+    assert outcome.says[0] in quarantined[0][3], "the reason says what is wrong"
+    assert snapshot(db) == faults.oracle_tables(without(source, where, tmp_path)), "the rest must load"
 
 
 # -- configuration, window and infrastructure faults: fail at once, or retry ------------------------
@@ -738,29 +507,56 @@ def test_values_longer_than_their_column_are_cut_counted_and_reported(
 
 # -- the same data faults on the Redshift target ---------------------------------------------------------
 
-#: the cases whose outcome is "loaded": on the Redshift target (the emulator, reading the faulty source from
-#: S3 through COPY) the star tables must equal the same oracle. The cases that fail are named by object,
-#: line and field on PostgreSQL; on Redshift a COPY'd row keeps no line (decision 0015), so their messages
-#: are checked in test_redshift_emulated.py instead.
-REDSHIFT_CASES = [c for c in DATA_FAULTS if isinstance(c.outcome, Loaded) and not c.xfail]
-assert REDSHIFT_CASES, "no loaded case to run on Redshift"
+#: every case runs on the Redshift target too: the emulator, reading the faulty source from S3 through COPY,
+#: then the staging rules in SQL on the COPY'd rows (the records breaking them read back for their lines)
+LOADED = [c for c in DATA_FAULTS if isinstance(c.outcome, Loaded)]
+FAILING = [c for c in DATA_FAULTS if isinstance(c.outcome, Fails)]
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.kind) for c in REDSHIFT_CASES])
-def test_a_loaded_data_fault_gives_the_same_star_on_redshift(
-    case: Case, dag, clean_source, db, tmp_path, redshift_emulator, s3_endpoint, aws_connection, monkeypatch
-) -> None:
-    source = faults.copy_source(clean_source, tmp_path / "source")
-    case.inject(source)
-    bucket = f"faults-{case.kind[:40].lower().replace('_', '-').replace(' ', '-')}-{id(source) % 10_000}"
-    bucket = re.sub(r"[^a-z0-9-]", "-", bucket)
-    upload_folder(s3_endpoint, source, bucket, "raw")
-    s3_client(s3_endpoint).create_bucket(
-        Bucket=f"{bucket}-work", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
-    )
-    role = "arn:aws:iam::123456789012:role/sparkify-redshift-s3"  # the role the emulator fixture creates
-    extras = f"iam_role={quote(role, safe='')}&workspace={quote(f's3://{bucket}-work/etl', safe='')}"
-    monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"{redshift_emulator.uri(db.info.dbname)}?{extras}")
+@pytest.fixture
+def on_redshift(clean_source, db, tmp_path, redshift_emulator, s3_endpoint, aws_connection, monkeypatch):
+    """``inject(case) -> (source folder, s3:// uri, where)``: the faulty source in a bucket of its own, the
+    connection ``redshift`` at the session's emulator with a workspace bucket."""
 
-    run_window(dag, START, END, f"s3://{bucket}/raw")
+    def inject(case: Case) -> tuple[Path, str, Where | None]:
+        source = faults.copy_source(clean_source, tmp_path / "source")
+        where = case.inject(source)
+        bucket = re.sub(r"[^a-z0-9-]", "-", f"faults-{case.kind[:40].lower()}-{id(source) % 10_000}")
+        upload_folder(s3_endpoint, source, bucket, "raw")
+        s3_client(s3_endpoint).create_bucket(
+            Bucket=f"{bucket}-work", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+        )
+        role = "arn:aws:iam::123456789012:role/sparkify-redshift-s3"  # the role the emulator fixture creates
+        extras = f"iam_role={quote(role, safe='')}&workspace={quote(f's3://{bucket}-work/etl', safe='')}"
+        monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"{redshift_emulator.uri(db.info.dbname)}?{extras}")
+        return source, f"s3://{bucket}/raw", where
+
+    return inject
+
+
+@pytest.mark.parametrize("case", [param(c) for c in LOADED])
+def test_a_loaded_data_fault_gives_the_same_star_on_redshift(case: Case, on_redshift, dag, db) -> None:
+    source, uri, _ = on_redshift(case)
+    run_window(dag, START, END, uri)
     assert snapshot(db) == faults.oracle_tables(source), "Redshift's tables must equal the oracle's too"
+
+
+@pytest.mark.parametrize("case", [param(c) for c in FAILING])
+def test_a_failing_data_fault_fails_and_quarantines_alike_on_redshift(
+    case: Case, on_redshift, dag, db, tmp_path
+) -> None:
+    source, uri, where = on_redshift(case)
+    assert isinstance(where, Where) and isinstance(case.outcome, Fails)
+    outcome = case.outcome.on("redshift")
+    where = where.as_target_names(outcome)
+
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, START, END, uri)
+    message = str(error.value)
+    key = where.path.relative_to(source).as_posix()
+    for text in [*where.names(f"{uri}/{key}", line=outcome.line_named), *outcome.says]:
+        assert text in message
+    assert "line unknown" not in message
+    assert snapshot(db) == {table: [] for table in STAR_TABLES}, "no star table may change"
+
+    assert_quarantined(outcome, where, source, db, tmp_path, lambda: run_window(dag, START, END, uri, **QUARANTINE))

@@ -118,7 +118,7 @@ def test_loads_name_their_inputs_and_outputs_and_songplays_has_column_lineage(li
         "load_users_dim": ({"staging_events"}, "users"),
         "load_songs_dim": ({"staging_songs"}, "songs"),
         "load_artists_dim": ({"staging_songs"}, "artists"),
-        "load_time_dim": ({"songplays"}, "time"),
+        "load_time_dim": ({"staging_events"}, "time"),
     }
     for task_id, (sources, table) in built_from.items():
         event = task_event(events, task_id, "COMPLETE")

@@ -159,7 +159,8 @@ def test_under_the_quarantine_policy_redshift_skips_bad_records_and_they_are_kep
     table, object_key, line, field, raw = quarantined[0]
     # the object and line from stl_load_errors (COPY ... MAXERROR), the column it could not hold
     # keys as the ledger has them: relative to the source's prefix
-    assert (table, object_key, line, field) == ("staging_events", key.removeprefix("raw/"), 5, "session_id")
+    # the field as the PostgreSQL path names it: its JSONPath
+    assert (table, object_key, line, field) == ("staging_events", key.removeprefix("raw/"), 5, "$['sessionId']")
     assert "not-a-number" in raw
     # the rest of the window loaded: everything the JSON says, less that one record
     del lines[4]
@@ -206,7 +207,7 @@ def test_on_serverless_a_rejected_record_is_named_from_sys_load_error_detail(
     with pytest.raises(AirflowFailException) as error:
         run_window(dag, *day, source["uri"], only=("create_tables", "stage_events"))
     message = str(error.value)
-    assert "2018-11-02-events.json, line 5, field session_id" in message
+    assert "2018-11-02-events.json, line 5, field $['sessionId'] (column session_id" in message
     assert "not-a-number" in message  # in SYS_LOAD_ERROR_DETAIL's error_message
     with psycopg.connect(on_serverless.dsn(db.info.dbname)) as conn, pytest.raises(psycopg.errors.UndefinedTable):
         conn.execute("select count(*) from stl_load_errors")
@@ -220,7 +221,7 @@ def test_on_serverless_quarantined_records_keep_object_line_and_text(
     run_window(dag, *day, source["uri"], only=("create_tables", "stage_events"), bad_records="quarantine")
     quarantined = rows(db, "select object_key, line_number, field, record from quarantined_records")
     # the record's text is read back from the object: SYS_LOAD_ERROR_DETAIL keeps no raw line
-    assert quarantined == [(BAD_DAY, 5, "session_id", lines[4].rstrip("\n"))]
+    assert quarantined == [(BAD_DAY, 5, "$['sessionId']", lines[4].rstrip("\n"))]
 
 
 def test_a_record_that_is_not_json_is_named_without_an_empty_field(dag, on_redshift, source, s3_endpoint, db) -> None:
@@ -270,7 +271,8 @@ def test_on_redshift_the_staging_rules_run_on_the_copied_rows_before_they_are_st
     with pytest.raises(AirflowFailException) as error:  # the fail policy: the object and the value, no constraint
         run_window(dag, START, END, source["uri"])
     message = str(error.value)
-    assert BAD_DAY in message and "field session_id: null: a value is needed" in message
+    line = bad["null_session"] + 1  # read back from the object: a COPY'd row keeps no line
+    assert f"{BAD_DAY}, line {line}, field $['sessionId'] (column session_id): null: a value is needed" in message
     assert "NotNullViolation" not in message
 
     db.execute("delete from staging_ledger")
@@ -278,14 +280,39 @@ def test_on_redshift_the_staging_rules_run_on_the_copied_rows_before_they_are_st
         db.execute(f"delete from {table}")
     run_window(dag, START, END, source["uri"], bad_records="quarantine")
     quarantined = rows(db, "select object_key, line_number, field, reason from quarantined_records order by field")
-    assert [(key if key == BAD_DAY else "manifest", line, field) for key, line, field, _ in quarantined] == [
-        ("manifest", None, "duration"),  # a manifest's rows cannot be told apart by object on Redshift
-        (BAD_DAY, None, "session_id"),  # nor do COPY'd rows keep their line
-    ]
-    assert quarantined[0][3].startswith("column duration: -1.5 is not > 0")
+    song_key = bad["song_file"].relative_to(source["folder"]).as_posix()
+    # each named by its own object and line, the song by its song file though its COPY read a manifest
+    assert [row[:3] for row in quarantined] == [(BAD_DAY, line, "$['sessionId']"), (song_key, 1, "duration")]
+    assert quarantined[1][3].startswith("column duration: -1.5 is not > 0")
     # the rest loaded: what the JSON says without those two records, "nextsong " counted as a play
     lines = bad["day_file"].read_text().splitlines(keepends=True)
     del lines[bad["null_session"]]
     bad["day_file"].write_text("".join(lines))
     bad["song_file"].unlink()
     assert_star_schema_matches(db, source["folder"], START, END)
+
+
+def test_when_the_objects_cannot_be_read_back_the_message_says_the_line_is_unknown(
+    dag, on_redshift, source, s3_endpoint, db, monkeypatch
+) -> None:
+    """The line of a COPY'd row is found by reading its object back; if that fails, the message says so."""
+    import sparkify.staging.load_errors as load_errors
+
+    upload_records_the_models_cannot_use(source, s3_endpoint)  # the rules in SQL find a null sessionId
+
+    def unreadable(*args, **kwargs):
+        raise OSError("the object is gone")
+
+    monkeypatch.setattr(load_errors, "broken_records", unreadable)
+    day = (dt.datetime(2018, 11, 2, tzinfo=UTC), dt.datetime(2018, 11, 3, tzinfo=UTC))
+    tasks = ("create_tables", "stage_events")
+    with pytest.raises(AirflowFailException) as error:
+        run_window(dag, *day, source["uri"], only=tasks)
+    message = str(error.value)
+    assert f"{BAD_DAY}, line unknown (" in message
+    assert "field session_id: null: a value is needed" in message
+
+    run_window(dag, *day, source["uri"], only=tasks, bad_records="quarantine")
+    quarantined = rows(db, "select object_key, line_number, field, reason from quarantined_records")
+    assert [row[:3] for row in quarantined] == [(BAD_DAY, None, "session_id")]
+    assert quarantined[0][3].startswith("line unknown: column session_id: null: a value is needed")

@@ -80,10 +80,20 @@ def events(source: Path, days: set[dt.date] | None = None, *, every_object: bool
     return rows
 
 
+def _objects(text: str) -> list[dict]:
+    """Every JSON object of ``text``, one after the other (a song file usually holds one)."""
+    decoder, out, position = json.JSONDecoder(), [], 0
+    while text[position:].strip():
+        position += len(text[position:]) - len(text[position:].lstrip())
+        value, position = decoder.raw_decode(text, position)
+        out.append(value)
+    return out
+
+
 def songs(source: Path) -> list[dict]:
-    """Every song file's record, in the order of the files' keys, each with its key as ``_object``."""
+    """Every song file's records, in the order of the files' keys, each with its key as ``_object``."""
     paths = sorted((source / "song_data").rglob("*.json"), key=lambda p: p.relative_to(source).as_posix())
-    return [{**json.loads(p.read_text()), "_object": p.relative_to(source).as_posix()} for p in paths]
+    return [{**song, "_object": p.relative_to(source).as_posix()} for p in paths for song in _objects(p.read_text())]
 
 
 def moment(ts_ms: int) -> dt.datetime:

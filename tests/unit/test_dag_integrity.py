@@ -10,14 +10,14 @@ EXPECTED_EDGES = {
     "begin": {"create_tables"},
     "create_tables": {"stage_events", "stage_songs"},
     # each load starts once what it is built from is there (depends_on in sql/models/<table>.yml)
-    "stage_events": {"load_songplays_fact", "load_users_dim"},
+    "stage_events": {"load_songplays_fact", "load_users_dim", "load_time_dim"},
     "stage_songs": {"load_songplays_fact", "load_songs_dim", "load_artists_dim"},
-    "load_songplays_fact": {"load_time_dim", "run_quality_checks"},
-    # the fact waits for the dimensions it references (and that are not built from it): published whole
+    "load_songplays_fact": {"run_quality_checks"},
+    # the fact waits for the dimensions it references (time too: built from the staged window): published whole
     "load_users_dim": {"load_songplays_fact", "run_quality_checks"},
     "load_songs_dim": {"load_songplays_fact", "run_quality_checks"},
     "load_artists_dim": {"load_songplays_fact", "run_quality_checks"},
-    "load_time_dim": {"run_quality_checks"},
+    "load_time_dim": {"load_songplays_fact", "run_quality_checks"},
     "run_quality_checks": {"end"},
     "end": set(),
 }

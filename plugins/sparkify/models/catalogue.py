@@ -38,6 +38,9 @@ class ColumnSpec:
     name: str
     description: str = ""
     sources: tuple[str, ...] = ()
+    #: a function of its sources (``extract(hour from ts)``), not their value: its range checks do not
+    #: apply to the staged column (``sparkify.staging.catalogue_rules``)
+    computed: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,10 @@ def _column(path: Path, entry: Any, depends_on: tuple[str, ...]) -> ColumnSpec:
             check_identifier(column, "column")
         except ValueError as error:
             raise CatalogueError(f"{path}: column {name}: from: {error}") from None
-    return ColumnSpec(name, str(entry.get("description") or ""), tuple(str(s) for s in sources))
+    computed = entry.get("computed", False)
+    if not isinstance(computed, bool):
+        raise CatalogueError(f"{path}: column {name}: computed: expected true or false")
+    return ColumnSpec(name, str(entry.get("description") or ""), tuple(str(s) for s in sources), computed)
 
 
 def _validate(

@@ -37,8 +37,10 @@ class LoadFactOperator(ModelLoadOperator):
         self.time_column = check_identifier(time_column, "column")
         catalogue = load_catalogue()
         spec = catalogue.spec(self.table)
-        #: the staging tables the model reads (catalogue ``depends_on``): whose stale hours this load reloads
-        self.staged_inputs = tuple(t for t in spec.depends_on if t in catalogue.staging_tables) if spec else ()
+        #: the staging tables a fact reads (catalogue ``depends_on``): whose stale hours its load reloads. A
+        #: window dimension (time) loads before the fact: its success alone does not make an hour current
+        inputs = spec.depends_on if spec is not None and spec.kind == "fact" else ()
+        self.staged_inputs = tuple(t for t in inputs if t in catalogue.staging_tables)
 
     def run(self, warehouse: Warehouse, context: Any) -> dict[str, int]:
         window = self.window(context)

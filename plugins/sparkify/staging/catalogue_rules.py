@@ -32,10 +32,13 @@ def _condition(path: str, reads: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]
     return tuple(out)
 
 
-def _single_source(spec: TableSpec, column: str, table: str) -> list[str]:
-    """The columns of staging ``table`` that ``spec``'s ``column`` is computed from."""
+def _single_source(spec: TableSpec, column: str, table: str, *, as_is: bool = False) -> list[str]:
+    """The columns of staging ``table`` that ``spec``'s ``column`` is computed from (``as_is``: only when the
+    column holds their value, not a function of it: ``computed: true`` in the catalogue)."""
     for entry in spec.columns:
         if entry.name == column:
+            if as_is and entry.computed:
+                return []
             return [s.rpartition(".")[2] for s in entry.sources if s.rpartition(".")[0] == table]
     return []
 
@@ -79,13 +82,13 @@ def _derive(spec: TableSpec, table: str, check: dict, when: tuple, add: Any) -> 
                 add(Rule(source, "not_null", f"{origin}: not_null({column})", when=when))
     elif "range" in check:
         arg = check["range"]
-        sources = _single_source(spec, arg["column"], table)
+        sources = _single_source(spec, arg["column"], table, as_is=True)
         if len(sources) == 1:
             bounds = tuple((k, arg[k]) for k in _BOUNDS if k in arg)
             add(Rule(sources[0], "range", f"{origin}: range({arg['column']})", bounds=bounds, when=when))
     elif "accepted_values" in check:
         arg = check["accepted_values"]
-        sources = _single_source(spec, arg["column"], table)
+        sources = _single_source(spec, arg["column"], table, as_is=True)
         if len(sources) == 1:
             values = tuple(str(v) for v in arg["values"])
             add(Rule(sources[0], "vocabulary", f"{origin}: accepted_values({arg['column']})", values=values))

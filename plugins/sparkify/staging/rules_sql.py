@@ -6,6 +6,7 @@ local path does record by record.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparkify.identifiers import check_identifier
@@ -42,19 +43,25 @@ def _violation_sql(rule: Rule) -> tuple[str, list[Any]]:
     return broken, params
 
 
-def enforce_in_sql(
-    cursor: Any,
-    relation: str,
-    columns: Sequence[str],
-    rules: Sequence[Rule],
-    where: str,
-    reject: Any = None,
-) -> int:
+@dataclass(frozen=True)
+class Found:
+    """A COPY'd row breaking a rule: the rule, the row (column → value) and what is wrong with its value."""
+
+    rule: Rule
+    record: dict[str, Any]
+    shown: str  # ``null: a value is needed`` or ``-1.5 is not > 0``
+
+    @property
+    def why(self) -> str:
+        return f"{self.shown} ({self.rule.origin})"
+
+
+def enforce_in_sql(cursor: Any, relation: str, columns: Sequence[str], rules: Sequence[Rule]) -> list[Found]:
     """Apply ``rules`` to the rows of ``relation`` (what one COPY loaded, before it is inserted into the
-    staging table): normalise the vocabularies, then fail on the first row breaking a rule (``reject``
-    None), or hand each such row to ``reject`` and delete it. Redshift's COPY keeps no line numbers of
-    the rows it loads, so the errors name the unit (``where``), the field and the value, not the line.
-    Returns the rows left out."""
+    staging table): normalise the vocabularies, then find and delete every row breaking a rule (each row
+    counted once, under the first rule it breaks, as the record-by-record path does). The caller fails
+    the unit or quarantines what was found: Redshift's COPY keeps no line numbers of the rows it loads,
+    so it reads them back with :mod:`sparkify.staging.rule_lines`."""
     known = set(columns)
     for rule in rules:
         if rule.kind != "vocabulary" or rule.column not in known:
@@ -67,27 +74,35 @@ def enforce_in_sql(
             f" where {column} is not null and {column} not in ({', '.join(['%s'] * len(rule.values))})",
             (*params, *rule.values),
         )
-    left_out = 0
+    found: list[Found] = []
     listed = ", ".join(columns)
     for rule in rules:
         if rule.kind == "vocabulary" or rule.column not in known or any(c not in known for c, _ in rule.when):
             continue
         broken, params = _violation_sql(rule)
         cursor.execute(f"select {listed} from {relation} where {broken}", params)
-        found = cursor.fetchall()
-        if not found:
+        rows = cursor.fetchall()
+        if not rows:
             continue
-        for row in found:
+        for row in rows:
             record = dict(zip(columns, row, strict=True))
             value = record[rule.column]
             shown = "null: a value is needed" if value is None else _broken_bound(rule, value)
-            reason = f"column {rule.column}: {shown} ({rule.origin})"
-            if reject is None:
-                raise _staging_error(f"{where}, field {rule.column}: {shown} ({rule.origin})")
-            reject(None, rule.column, reason, json.dumps(record, default=str, ensure_ascii=False))
+            found.append(Found(rule, record, shown))
         cursor.execute(f"delete from {relation} where {broken}", params)
-        left_out += len(found)
-    return left_out
+    return found
+
+
+def unlocated(where: str, found: Found) -> str:
+    """The error of a broken row whose line could not be read back: it says so rather than name none."""
+    return (
+        f"{where}, line unknown (Redshift keeps no line for a COPY'd row, and reading the objects back did not"
+        f" find it), field {found.rule.column}: {found.why}; the row: {record_text(found)}"
+    )
+
+
+def record_text(found: Found) -> str:
+    return json.dumps(found.record, default=str, ensure_ascii=False)
 
 
 def _broken_bound(rule: Rule, value: Any) -> str:
@@ -97,9 +112,3 @@ def _broken_bound(rule: Rule, value: Any) -> str:
         if not test(value, bound):
             return f"{_shown(value)} is not {sign} {_shown(bound)}"
     return f"{_shown(value)} breaks {rule.kind}"  # pragma: no cover - the SQL found it broken
-
-
-def _staging_error(message: str) -> Exception:
-    from sparkify.staging.json_copy import StagingDataError  # json_copy imports this module
-
-    return StagingDataError(message)

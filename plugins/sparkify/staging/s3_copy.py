@@ -33,13 +33,12 @@ from sparkify.errors import ConfigurationError, about
 from sparkify.models.columns import column_names
 from sparkify.sources import S3Source
 from sparkify.staging.compression import GZIP, MAGIC_BYTES, compression_of
-from sparkify.staging.json_copy import StagingDataError
+from sparkify.staging.json_copy import Column, StagingDataError
 from sparkify.staging.ledger import StagingLedger
-from sparkify.staging.load_errors import LoadErrors, _field, _value
+from sparkify.staging.load_errors import LoadErrors, _value
 from sparkify.staging.quarantine import Quarantine
 from sparkify.staging.redshift_copy import Credentials, copy_statement, manifest_document, redact
 from sparkify.staging.request import new_counts
-from sparkify.staging.rules_sql import enforce_in_sql
 from sparkify.staging.s3_access import S3Access
 
 if TYPE_CHECKING:
@@ -110,16 +109,6 @@ class S3CopyStager(S3Access, LoadErrors):
         with self.warehouse.transaction() as cursor:
             self.warehouse.refresh_statistics(cursor, request.table, self.counts["rows_staged"])
         return self.counts
-
-    def _enforce_rules(self, cursor: Any, unit: str, objects: list[SourceObject], columns: list[str]) -> None:
-        """What the models need of each record (``sparkify.staging.rules``), on the unit's COPY'd rows."""
-        rules = self.request.rules
-        if rules is None:
-            return
-        where = self.source.locate(unit) if len(objects) == 1 else f"{unit} ({len(objects)} objects)"
-        reject = self.quarantine.rejecter(objects[0].key if len(objects) == 1 else unit, where)
-        enforce_in_sql(cursor, _UNIT_TABLE, columns, rules.rules_of(objects[0].key), where, reject)
-        self.counts["records_quarantined"] += self.quarantine.write(cursor, list(self.quarantine.pending))
 
     # -- planning --------------------------------------------------------------------------------------
 
@@ -236,7 +225,7 @@ class S3CopyStager(S3Access, LoadErrors):
                 rejected = []
             if rejected:
                 listing = "; ".join(
-                    f"{str(file).strip()}, line {line}{_field(column, kind)}: {str(reason).strip()}{_value(value)}"
+                    f"{str(file).strip()}, line {line}{self._field(column, kind)}: {str(reason).strip()}{_value(value)}"
                     for file, line, column, kind, value, reason in rejected
                 )
                 raise StagingDataError(f"{table}: COPY from {copy_from} rejected {listing}") from None
@@ -246,7 +235,9 @@ class S3CopyStager(S3Access, LoadErrors):
         with self.warehouse.transaction(on_error=explain) as cursor:
             self.warehouse.lock(cursor, table)
             self.counts["rows_replaced"] += self.ledger.forget(cursor, [o.key for o in objects])
-            columns = [name for name, _, _ in column_names(cursor, table) if not name.startswith("_")]
+            described = [Column(*c) for c in column_names(cursor, table) if not c[0].startswith("_")]
+            columns = [c.name for c in described]
+            self._mapping(described)  # read once, before the COPY: its errors name fields by their JSONPath
             column_list = ", ".join(columns)
             # CTAS, not LIKE: LIKE copies NOT NULL, and COPY leaves _source_key (NOT NULL) empty
             cursor.execute(f"create temp table {_UNIT_TABLE} as select {column_list} from {table} limit 0")
@@ -275,7 +266,7 @@ class S3CopyStager(S3Access, LoadErrors):
             cursor.execute(statement)
             if policy.quarantines:
                 self._quarantine_skipped(cursor, objects, began)
-            self._enforce_rules(cursor, unit, objects, columns)
+            self._enforce_rules(cursor, _UNIT_TABLE, unit, objects, described)
             cursor.execute(
                 f"insert into {table} ({column_list}, _source_key) select {column_list}, %s from {_UNIT_TABLE}",
                 (unit,),
