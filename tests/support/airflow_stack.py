@@ -21,6 +21,9 @@ from support.net import free_port
 from support.paths import ROOT
 from support.postgres import SERVER, admin
 
+#: between two looks at a run's state: a second, as the scheduler's own loop
+POLL_SECONDS = 1
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -63,7 +66,7 @@ class Airflow:
             assert not failed, f"runs failed while waiting for {what}: {failed} (logs in {self.env['AIRFLOW_HOME']})"
             if predicate(runs):
                 return runs
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         pytest.fail(f"timed out waiting for {what}; runs: {[(r['dag_run_id'], r['state']) for r in self.runs()]}")
 
     def backfill(self, start: str, end: str, max_active_runs: int) -> dict:
@@ -89,7 +92,7 @@ class Airflow:
             run = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
             if run["state"] in states:
                 return run
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         pytest.fail(f"run {dag_id}/{run_id} did not reach {states} in {timeout} s")
 
 
