@@ -12,7 +12,9 @@ SOURCE ?= $(CURDIR)/.local/demo-data
 START ?= 2018-11-01T00:00:00+00:00
 END ?= 2018-11-04T00:00:00+00:00
 PYTEST_ARGS ?=
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 4
+# make test TESTS=tests/integration/test_windows.py [PYTEST_ARGS="-x"]: some tests only
+TESTS ?= tests
 WORKERS ?= 2
 PIP_VERSION := 26.3
 # make bench EVENTS=1000000 [SONG_FILES=15000] [LATENCY_MS=30] [BENCH_ARGS="--explain"]
@@ -80,9 +82,10 @@ down: ## stop the local services
 	@-scripts/redis.sh down
 	@scripts/pg.sh down
 
-test: venv up ## run the whole test suite: unit and integration on TEST_WORKERS processes (default 2), then e2e
-	@$(ENV) python -m pytest -n $(TEST_WORKERS) tests/unit tests/integration $(PYTEST_ARGS)
-	@$(ENV) python -m pytest tests/e2e $(PYTEST_ARGS)
+# One pytest session for every layer: the slow tests (marked `slow`, e2e first) start at once and wait on
+# Airflow while the other workers run the rest (tests/conftest.py schedules them; docs/testing.md).
+test: venv up ## the whole test suite in one session on TEST_WORKERS processes (default 4), slow tests first
+	@$(ENV) python -m pytest -n $(TEST_WORKERS) $(TESTS) $(PYTEST_ARGS)
 
 test-unit: venv ## the quick layer alone: no database, no services (seconds)
 	@$(ENV) python -m pytest tests/unit $(PYTEST_ARGS)

@@ -7,6 +7,8 @@ databases ``sparkify_test_*`` and ``airflow_test`` of the project's cluster.
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import os
 import subprocess
@@ -45,6 +47,52 @@ from support.moto_server import aws_connection_json, client, moto_server  # noqa
 from support.moto_server import upload_folder as upload_folder  # noqa: E402
 from support.paths import UDACITY_SAMPLE  # noqa: E402
 from support.postgres import SERVER, admin  # noqa: E402
+
+
+def _minutes(item: pytest.Item) -> float:
+    """How slow a test says it is: ``pytest.mark.slow(minutes=4)``; 0 when not marked ``slow``."""
+    mark = item.get_closest_marker("slow")
+    return 0 if mark is None else float(mark.kwargs.get("minutes", 1))
+
+
+# The schedule of `make test` (`pytest -n N`, pytest-xdist) is decided by the two hooks below.
+
+
+@functools.cache
+def _slow_as_a_whole(module: str) -> bool:
+    """Whether the test module at ``module`` (a path from the root) sets ``pytestmark`` to a ``slow`` mark."""
+    path = ROOT / module
+    if not path.is_file():
+        return False
+    for node in ast.parse(path.read_text()).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets):
+            return "mark.slow" in ast.unparse(node.value)
+    return False
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """The tests of a module marked ``slow`` as a whole (``pytestmark``) go to one worker: such a module is
+    slow for its module-scoped fixture (an Airflow stack, a benchmark run, two lineage runs), built once per
+    run rather than once per worker that gets one of its tests. Every other test goes on its own to the
+    next free worker, in the order of ``pytest_collection_modifyitems``. (``xdist_group`` marks would say
+    the same, but pytest-xdist 3.8 cannot rename pytest 9's node ids, so ``--dist loadgroup`` ignores them.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SlowModulesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _slow_as_a_whole(module) else nodeid
+
+    config.option.loadscopereorder = False  # keep the order of pytest_collection_modifyitems
+    return SlowModulesTogether(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first, the slowest first: the e2e modules mostly wait on Airflow, so they overlap with the
+    CPU-bound tests on the other workers, and the longest of them no longer ends the run alone."""
+    items.sort(key=lambda item: -_minutes(item))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from support.paths import ROOT
 from support.runner import run_window
 from support.warehouse_state import rows
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=4)  # UI trigger, two backfills, two demo runs
 UTC = dt.UTC
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"

@@ -22,7 +22,7 @@ from support.postgres import SERVER
 from support.redis_server import redis_server
 from support.star_schema import assert_star_schema_matches
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=4)  # a backfill of 24 hourly runs
 UTC = dt.UTC
 DAY = dt.datetime(2018, 11, 2, tzinfo=UTC)
 WORKERS = ("w1", "w2")

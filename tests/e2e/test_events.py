@@ -24,7 +24,7 @@ from support.star_schema import assert_star_schema_matches
 if TYPE_CHECKING:
     from pathlib import Path
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=5)  # ~4 min: 6 tests waiting on SQS, the triggerer and runs
 UTC = dt.UTC
 BUCKET, PREFIX, QUEUE = "sparkify-events", "raw", "sparkify-s3-events"
 DAY = [dt.datetime(2018, 11, 1, tzinfo=UTC) + dt.timedelta(days=n) for n in range(5)]

@@ -14,6 +14,8 @@ import sys
 import pytest
 from support.paths import ROOT
 
+# the benchmark runs once, as a module fixture, for every test here: one worker (tests/conftest.py)
+pytestmark = pytest.mark.slow(minutes=2)
 TASKS = {
     "begin",
     "create_tables",

@@ -20,6 +20,8 @@ from support.openlineage import dags_test_with_lineage, datasets, read_events, t
 from support.postgres import PORT, SERVER, admin
 from support.warehouse_state import rows
 
+# its two runs of `airflow dags test` are module fixtures: the module runs on one worker (tests/conftest.py)
+pytestmark = pytest.mark.slow
 UTC = dt.UTC
 # noon to noon: the window touches two day files
 START = dt.datetime(2018, 11, 1, 12, tzinfo=UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -39,7 +40,7 @@ def warehouse(postgres_server, demo_source):
     connection ``redshift`` points at it with a password and an extra that must never be shown."""
     from airflow.dag_processing.dagbag import DagBag
 
-    name = "sparkify_view_test"
+    name = f"sparkify_view_test_{os.getpid()}"  # one per worker: `make test` may run this module on several
     with admin() as conn:
         conn.execute(f"drop database if exists {name} with (force)")
         conn.execute(f"create database {name}")

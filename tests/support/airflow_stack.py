@@ -21,6 +21,9 @@ from support.net import free_port
 from support.paths import ROOT
 from support.postgres import SERVER, admin
 
+#: between two looks at a run's state
+POLL_SECONDS = 2
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -58,12 +61,15 @@ class Airflow:
         """Poll the runs until ``predicate(runs)`` holds; fail on a failed run or after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = self.runs()
+            try:
+                runs = self.runs()
+            except TimeoutError:  # a busy API server (make test runs several stacks at once): look again
+                continue
             failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
             assert not failed, f"runs failed while waiting for {what}: {failed} (logs in {self.env['AIRFLOW_HOME']})"
             if predicate(runs):
                 return runs
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         pytest.fail(f"timed out waiting for {what}; runs: {[(r['dag_run_id'], r['state']) for r in self.runs()]}")
 
     def backfill(self, start: str, end: str, max_active_runs: int) -> dict:
@@ -86,10 +92,13 @@ class Airflow:
         """Poll one run until it reaches one of ``states``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            try:
+                run = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            except TimeoutError:  # a busy API server: look again
+                continue
             if run["state"] in states:
                 return run
-            time.sleep(2)
+            time.sleep(POLL_SECONDS)
         pytest.fail(f"run {dag_id}/{run_id} did not reach {states} in {timeout} s")
 
 
