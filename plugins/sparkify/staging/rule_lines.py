@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sparkify.staging.compression import GZIP, MAGIC_BYTES, compression_of
 from sparkify.staging.json_copy import BOM, CopyOptions, _follow, iter_records
 from sparkify.staging.row_encoder import RowEncoder
 from sparkify.staging.rules import RuleViolation
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from sparkify.sources import Source, SourceObject
     from sparkify.staging.json_copy import JsonMapping
     from sparkify.staging.rules import StagingRules
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def broken_records(
         if compiled is None:
             return []
         body = source.read(obj.key)
-        if body.startswith(_GZIP_MAGIC):
+        if compression_of(body[:MAGIC_BYTES], where=source.locate(obj.key)) == GZIP:  # as staging detects it
             body = gzip.decompress(body)
         # COPY rejected a BOM's line and bytes that are not UTF-8 already: the other records are what count
         text = body.decode("utf-8", errors="replace").removeprefix(BOM)
