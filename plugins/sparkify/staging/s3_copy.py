@@ -74,8 +74,10 @@ class S3CopyStager(S3Access, LoadErrors):
         self.warehouse = warehouse
         self.request = request
         self.source: S3Source = request.source
-        # manifests go to the workspace with Airflow's own AWS connection, like the listing
-        self.s3 = S3Hook(aws_conn_id=request.options.aws_conn_id)
+        # manifests go to the workspace with Airflow's own AWS connection, like the listing: the listing's
+        # own hook when it is that connection (a boto3 client costs about a quarter of a second to build)
+        same = self.source.hook.aws_conn_id == request.options.aws_conn_id
+        self.s3 = self.source.hook if same else S3Hook(aws_conn_id=request.options.aws_conn_id)
         self.ledger = StagingLedger(warehouse, request.table, request.changes)
         self.counts = new_counts()
         self.quarantine = Quarantine(request.table, request.options.bad_records, request.run_id)
