@@ -46,7 +46,8 @@ class WarehouseOperator(BaseOperator):
             warehouse = open_warehouse(self.redshift_conn_id)
             # kept for get_openlineage_facets_on_complete/failure, which the listener calls after execute()
             self.lineage_naming = WarehouseNaming.of(warehouse)
-            with stop_on_sigterm(self.task_id, warehouse):  # a stop request rolls back and ends the task
+            # a stop request rolls back and ends the task; the task's transactions share one session
+            with stop_on_sigterm(self.task_id, warehouse), warehouse.session():
                 self.run_result = self.run(warehouse, context)
             return self.run_result
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -69,6 +70,10 @@ class Warehouse(ABC):
         self.extra: dict[str, Any] = connection.extra_dejson or {}
         self.hook = WarehouseHook(postgres_conn_id=conn_id, redshift=self.name == "redshift")
         self._open: set[Any] = set()  # sessions of open transactions, for cancel_running()
+        # inside session(): the one session its transactions share, and who is using it now
+        self._shared: Any = None
+        self._sharing = False
+        self._shared_busy = threading.Lock()
 
     @classmethod
     @abstractmethod
@@ -82,19 +87,56 @@ class Warehouse(ABC):
         return ["set timezone to 'UTC'"]
 
     @contextmanager
+    def session(self) -> Iterator[None]:
+        """Let the transactions inside share one database session, opened (with its settings) at the first
+        and closed at the end: an hourly run's task opens one session instead of one per transaction (a
+        connection costs a server process, and on Redshift an IAM credentials call). A transaction that
+        fails closes it; the next one opens another. Temporary tables live as long as the session, so a
+        statement creating one drops it first."""
+        self._sharing = True
+        try:
+            yield
+        finally:
+            self._sharing = False
+            shared, self._shared = self._shared, None
+            if shared is not None:
+                with contextlib.suppress(Exception):
+                    shared.close()
+
+    def _connect(self) -> Any:
+        """A new session with :meth:`session_settings` applied (psycopg 3 or psycopg2 alike)."""
+        conn: Any = self.hook.get_conn()
+        try:
+            conn.autocommit = True  # session-wide: kept by every later transaction, a rolled back one too
+            with conn.cursor() as cursor:
+                for statement in self.session_settings():
+                    cursor.execute(statement)
+            conn.autocommit = False
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
     def transaction(self, *, on_error: Callable[[Any, Exception], None] | None = None) -> Iterator[Any]:
         """A cursor in one transaction: committed on success, rolled back on any error.
 
         ``on_error(cursor, error)`` runs after the rollback, in the same session, and may raise a
-        clearer error (Redshift's load errors are read that way).
+        clearer error (Redshift's load errors are read that way). Inside :meth:`session` the transaction
+        uses the shared session unless another transaction holds it (then a session of its own).
         """
-        conn: Any = self.hook.get_conn()  # psycopg 3 or psycopg2: both have autocommit, commit, rollback
-        self._open.add(conn)
+        shared = self._sharing and self._shared_busy.acquire(blocking=False)
+        conn: Any = None
+        failed = False
         try:
-            conn.autocommit = False
+            if shared and self._shared is not None:
+                conn = self._shared
+            else:
+                conn = self._connect()
+                if shared:
+                    self._shared = conn
+            self._open.add(conn)
             with conn.cursor() as cursor:
-                for statement in self.session_settings():
-                    cursor.execute(statement)
                 try:
                     yield cursor
                 except Exception as error:
@@ -105,12 +147,19 @@ class Warehouse(ABC):
                     raise
             conn.commit()
         except BaseException:
+            failed = True
             with contextlib.suppress(Exception):  # a session cut mid-statement cannot roll back: closing it does
                 conn.rollback()
             raise
         finally:
             self._open.discard(conn)
-            conn.close()
+            if conn is not None and (failed or not shared):
+                if shared:
+                    self._shared = None
+                with contextlib.suppress(Exception):
+                    conn.close()
+            if shared:
+                self._shared_busy.release()
 
     def cancel_running(self) -> None:
         """Ask the server to cancel what this warehouse's open sessions are running (from a signal
