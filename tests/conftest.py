@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PORT = os.environ.setdefault("SPARKIFY_PG_PORT", "55432")
 HOME = ROOT / ".local"
-# under `pytest -n N` (pytest-xdist: `make test` runs the unit and integration layers on two workers) each
-# worker has its own Airflow home and metadata database (support.postgres); warehouse databases are per test
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-METADATA_DB = f"airflow_test_{WORKER}" if WORKER else "airflow_test"  # = support.postgres.METADATA_DB
+for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+# under `pytest -n N` (pytest-xdist) each worker has its own Airflow home and metadata database
+# (support.postgres); warehouse databases are per test
+from support.postgres import METADATA_DB, PORT, WORKER  # noqa: E402
 
 os.environ.update(
     {
@@ -36,14 +37,11 @@ os.environ.update(
 )
 # the DAG's production defaults are under test, whatever the developer's shell exported
 os.environ.pop("SPARKIFY_CATCHUP", None)
-for path in (ROOT / "plugins", ROOT / "scripts", ROOT / "tests"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
-from support.moto_server import aws_connection_json, client, moto_server  # noqa: E402
+from support.moto_server import REDSHIFT_ROLE_NAME, aws_connection_json, ensure_role, moto_server  # noqa: E402
 from support.moto_server import upload_folder as upload_folder  # noqa: E402
 from support.paths import UDACITY_SAMPLE  # noqa: E402
 from support.postgres import SERVER, admin  # noqa: E402
@@ -199,22 +197,3 @@ def redshift_emulator(postgres_server: str, s3_endpoint: str):
     ensure_role(s3_endpoint, REDSHIFT_ROLE_NAME)  # COPY's IAM_ROLE must exist, as on AWS
     with start_redshift_emulator(server.hostname, server.port, s3_endpoint) as emulator:
         yield emulator
-
-
-#: the IAM role the tests' COPYs name: arn:aws:iam::123456789012:role/sparkify-redshift-s3 in moto
-REDSHIFT_ROLE_NAME = "sparkify-redshift-s3"
-
-
-def ensure_role(endpoint: str, name: str) -> str:
-    """Create the IAM role ``name`` in moto unless it exists; return its ARN."""
-    iam = client(endpoint, "iam")
-    try:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]

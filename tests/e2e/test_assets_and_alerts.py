@@ -4,61 +4,32 @@ scheduled on them, failure alerts to a webhook, and a deadline alert for a late 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
 from support import oracle
 from support.airflow_stack import running_airflow
-from support.net import free_port
+from support.webhook import Webhook
 
 pytestmark = pytest.mark.slow
 UTC = dt.UTC
 
 
-class AlertSink:
-    """A local HTTP endpoint that records the JSON bodies POSTed to it (a stand-in for a chat webhook)."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                sink.received.append({"path": self.path, **json.loads(body or b"{}")})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def of_kind(self, kind: str) -> list[dict]:
-        return [r for r in self.received if r.get("kind") == kind]
-
-
 @pytest.fixture(scope="module")
 def sink():
-    sink = AlertSink()
+    sink = Webhook()  # a stand-in for a chat webhook
     yield sink
-    sink.server.shutdown()
+    sink.stop()
 
 
 @pytest.fixture(scope="module")
 def airflow(postgres_server, demo_source, tmp_path_factory, sink):
-    alerts = {"conn_type": "http", "host": sink.url, "extra": {"endpoint": "/alerts"}}
     with running_airflow(
         "ecosystem",
         demo_source,
         tmp_path_factory.mktemp("airflow-ecosystem"),
-        AIRFLOW_CONN_SPARKIFY_ALERTS=json.dumps(alerts),
+        AIRFLOW_CONN_SPARKIFY_ALERTS=sink.connection(),
         SPARKIFY_LATE_AFTER_MINUTES="0",  # every run is late at once: the deadline alert must fire
     ) as stack:
         yield stack

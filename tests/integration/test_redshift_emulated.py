@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from support import oracle
-from support.moto_server import client, upload_folder
+from support.moto_server import REDSHIFT_ROLE_NAME, client, ensure_role, upload_folder
 from support.runner import dag_test, run_window, task_states
 from support.star_schema import assert_star_schema_matches
 from support.warehouse_state import rows, snapshot
@@ -52,15 +52,16 @@ def on_redshift(redshift_emulator, warehouse_dsn, aws_connection, source, monkey
 BAD_DAY = "log_data/2018/11/2018-11-02-events.json"
 
 
-def upload_a_bad_session_id(source: dict, s3_endpoint: str) -> tuple[Path, list[str]]:
-    """Give line 5 of the 2nd's day file a sessionId that is not a number; upload it. Returns the file, lines."""
-    day_file = source["folder"] / BAD_DAY
+def upload_a_bad_session_id(source: dict, s3_endpoint: str, key: str = BAD_DAY) -> tuple[Path, list[str]]:
+    """Give line 5 of the day file ``key`` (the 2nd's) a sessionId that is not a number; upload it. Returns the
+    file, lines."""
+    day_file = source["folder"] / key
     lines = day_file.read_text().splitlines(keepends=True)
     record = json.loads(lines[4])
     record["sessionId"] = "not-a-number"
     lines[4] = json.dumps(record) + "\n"
     day_file.write_text("".join(lines))
-    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/" + BAD_DAY)
+    client(s3_endpoint).upload_file(str(day_file), source["bucket"], "raw/" + key)
     return day_file, lines
 
 
@@ -193,6 +194,7 @@ def on_serverless(postgres_server, s3_endpoint, warehouse_dsn, aws_connection, s
 
     server = urlsplit(postgres_server)
     database = warehouse_dsn.rsplit("/", 1)[1]
+    ensure_role(s3_endpoint, REDSHIFT_ROLE_NAME)  # as the session's emulator does: the test may run alone
     extras = f"iam_role={quote(ROLE, safe='')}&workspace={quote(source['workspace'], safe='')}&redshift-serverless=true"
     with start_redshift_emulator(server.hostname, server.port, s3_endpoint, serverless=True) as emulator:
         monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", f"{emulator.uri(database)}?{extras}")
@@ -222,6 +224,17 @@ def test_on_serverless_quarantined_records_keep_object_line_and_text(
     quarantined = rows(db, "select object_key, line_number, field, record from quarantined_records")
     # the record's text is read back from the object: SYS_LOAD_ERROR_DETAIL keeps no raw line
     assert quarantined == [(BAD_DAY, 5, "$['sessionId']", lines[4].rstrip("\n"))]
+
+
+def test_on_serverless_each_unit_quarantines_only_its_own_records(dag, on_serverless, source, s3_endpoint, db) -> None:
+    """Serverless's load errors are found by session and start time (second precision): two units copied
+    within a second must not see each other's rejected records."""
+    keys = tuple(f"log_data/2018/11/2018-11-0{day}-events.json" for day in (1, 2, 3))  # three units in a second or two
+    texts = {key: upload_a_bad_session_id(source, s3_endpoint, key)[1][4].rstrip("\n") for key in keys}
+    days = (dt.datetime(2018, 11, 1, tzinfo=UTC), dt.datetime(2018, 11, 4, tzinfo=UTC))
+    run_window(dag, *days, source["uri"], only=("create_tables", "stage_events"), bad_records="quarantine")
+    quarantined = rows(db, "select object_key, line_number, record from quarantined_records order by object_key")
+    assert quarantined == [(key, 5, texts[key]) for key in keys]
 
 
 def test_a_record_that_is_not_json_is_named_without_an_empty_field(dag, on_redshift, source, s3_endpoint, db) -> None:

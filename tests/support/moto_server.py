@@ -138,3 +138,22 @@ def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str, workers
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(put, paths))
     return len(paths)
+
+
+#: the IAM role the tests' COPYs name: arn:aws:iam::123456789012:role/sparkify-redshift-s3 in moto
+REDSHIFT_ROLE_NAME = "sparkify-redshift-s3"
+
+
+def ensure_role(endpoint: str, name: str) -> str:
+    """Create the IAM role ``name`` in moto unless it exists; return its ARN."""
+    iam = client(endpoint, "iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "redshift.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]

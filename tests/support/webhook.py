@@ -31,8 +31,11 @@ class Webhook:
         """The Airflow connection ``sparkify_alerts`` posting here, as JSON for ``AIRFLOW_CONN_SPARKIFY_ALERTS``."""
         return json.dumps({"conn_type": "http", "host": self.url, "extra": {"endpoint": "/hook"}})
 
+    def of_kind(self, kind: str) -> list[dict]:
+        return [m for m in self.received if m.get("kind") == kind]
+
     def warnings_of(self, run_id: str) -> list[dict]:
-        return [m for m in self.received if m.get("kind") == "warning" and m.get("run_id") == run_id]
+        return [m for m in self.of_kind("warning") if m.get("run_id") == run_id]
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -234,7 +234,8 @@ class S3CopyStager(S3Access, LoadErrors):
             # keep the error's kind (a lost connection retries, a rejected statement fails now), not its text
             raise about(error, copy_from, f"{table}: COPY failed", detail=message) from None
 
-        with self.warehouse.transaction(on_error=explain) as cursor:
+        # a session per unit: Serverless's load errors are found by session and start time (load_errors.py)
+        with self.warehouse.transaction(on_error=explain, own_session=True) as cursor:
             self.warehouse.lock(cursor, table)
             self.counts["rows_replaced"] += self.ledger.forget(cursor, [o.key for o in objects])
             described = [Column(*c) for c in column_names(cursor, table) if not c[0].startswith("_")]

@@ -118,14 +118,17 @@ class Warehouse(ABC):
         return conn
 
     @contextmanager
-    def transaction(self, *, on_error: Callable[[Any, Exception], None] | None = None) -> Iterator[Any]:
+    def transaction(
+        self, *, on_error: Callable[[Any, Exception], None] | None = None, own_session: bool = False
+    ) -> Iterator[Any]:
         """A cursor in one transaction: committed on success, rolled back on any error.
 
         ``on_error(cursor, error)`` runs after the rollback, in the same session, and may raise a
         clearer error (Redshift's load errors are read that way). Inside :meth:`session` the transaction
-        uses the shared session unless another transaction holds it (then a session of its own).
+        uses the shared session unless another transaction holds it or ``own_session`` asks for a new one
+        (what the server records per session must then be this transaction's alone).
         """
-        shared = self._sharing and self._shared_busy.acquire(blocking=False)
+        shared = self._sharing and not own_session and self._shared_busy.acquire(blocking=False)
         conn: Any = None
         failed = False
         try:
