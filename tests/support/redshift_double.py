@@ -116,7 +116,7 @@ class FakeRedshift(RedshiftWarehouse):
         return self
 
     @contextmanager
-    def transaction(self, *, on_error=None):
+    def transaction(self, *, on_error=None, own_session=False):
         cursor = RecordingCursor(self)
         for statement in self.session_settings():
             cursor.execute(statement)

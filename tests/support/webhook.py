@@ -12,11 +12,13 @@ class Webhook:
 
     def __init__(self) -> None:
         received: list[dict] = []
-        self.received = received
+        paths: list[str] = []  # where each body was posted: the connection's endpoint
+        self.received, self.paths = received, paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 received.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"))
+                paths.append(self.path)
                 self.send_response(200)
                 self.end_headers()
 
