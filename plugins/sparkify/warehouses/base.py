@@ -91,8 +91,8 @@ class Warehouse(ABC):
         """Let the transactions inside share one database session, opened (with its settings) at the first
         and closed at the end: an hourly run's task opens one session instead of one per transaction (a
         connection costs a server process, and on Redshift an IAM credentials call). A transaction that
-        fails closes it; the next one opens another. Temporary tables live as long as the session, so a
-        statement creating one drops it first."""
+        fails closes it; the next one opens another. Temporary tables live as long as the session: the
+        transaction that creates one drops it (decision 0018)."""
         self._sharing = True
         try:
             yield
