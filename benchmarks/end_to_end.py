@@ -36,13 +36,7 @@ if __package__ in (None, ""):  # run as a file: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import settings
-from benchmarks.dag_runs import (
-    airflow_env,
-    libpq_url,
-    migrate,
-    run_dag,
-    run_dag_analysing_after_staging,
-)
+from benchmarks.dag_runs import airflow_env, libpq_url, migrate, run_dag
 from benchmarks.dataset import ensure_dataset, floor_csv
 from benchmarks.floor import measure_floor
 from benchmarks.history import hour_ratios, later_hours, loads_and_checks_seconds
@@ -65,7 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--explain-timeout", type=float, default=30.0, help="EXPLAIN ANALYZE timeout (s)")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"which parts to run: {','.join(PARTS)}")
     parser.add_argument("--autovacuum", choices=("off", "on"), default="off", help=AUTOVACUUM_HELP)
-    parser.add_argument("--analyze-after-staging", action="store_true", help=ANALYZE_HELP)
     parser.add_argument("--out", type=Path, help="folder for data, logs and results (default .local/bench-N)")
     parser.add_argument("--airflow-db", default=None, help="SQLAlchemy URL of the metadata database to use")
     parser.add_argument("--db-prefix", default="sparkify_bench", help="prefix of the warehouse databases")
@@ -88,10 +81,6 @@ HISTORY_HELP = (
     "months of 30 days loaded before the last hourly comparison (default 1): with 3, months 2 and 3 are"
     " loaded through the DAG after the month under test (retention after each) and the first hour after"
     " them is compared with the first hour too"
-)
-ANALYZE_HELP = (
-    "run each DAG run in two halves with ANALYZE of the staging tables between them: what the DAG costs"
-    " once the stager refreshes statistics itself (the ANALYZE is reported as a task of its own)"
 )
 AUTOVACUUM_HELP = (
     "off (default): autovacuum never analyses the staging tables, so the pipeline must give the planner"
@@ -213,8 +202,7 @@ class Benchmark:
         return dsn
 
     def run_dag(self, **kwargs: Any) -> dict[str, Any]:
-        run = run_dag_analysing_after_staging if self.args.analyze_after_staging else run_dag
-        return run(metadata_dsn=self.metadata_dsn, source=self.dataset.folder, **kwargs)
+        return run_dag(metadata_dsn=self.metadata_dsn, source=self.dataset.folder, **kwargs)
 
     def env(self, warehouse_dsn: str) -> dict[str, str]:
         return airflow_env(self.airflow_home, self.metadata_url, settings.airflow_conn_uri(warehouse_dsn))
@@ -241,7 +229,6 @@ class Benchmark:
             "prepare_seconds": time.perf_counter() - started,
         }
         self.results["autovacuum_on_staging_tables"] = self.args.autovacuum
-        self.results["analyze_after_staging_by_bench"] = self.args.analyze_after_staging
 
     def floor(self) -> None:
         csv_path = floor_csv(self.dataset)
@@ -434,8 +421,6 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
         f"{ds['song_files']:,} song files, {ds['users']:,} users; autovacuum on staging tables: "
         f"{results['autovacuum_on_staging_tables']}"
     )
-    if results.get("analyze_after_staging_by_bench"):
-        add("runs split in two: staging, then ANALYZE by the benchmark ('analyze (bench)'), then the loads")
     add(
         f"machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, PostgreSQL {m['postgresql']}, "
         f"Airflow {m['airflow']}, Python {m['python']}; load average at start {m['load_average_at_start'][0]:.2f}"
