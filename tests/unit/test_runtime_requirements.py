@@ -67,9 +67,10 @@ def module_owners() -> dict[str, str]:
     """``{"pkg/sub/mod.py": distribution}`` for every file the installed distributions record."""
     owners: dict[str, str] = {}
     for dist in distributions():
+        name = canonicalize_name(dist.metadata["Name"])  # parsed once per distribution, not once per file
         for file in dist.files or ():
             if file.suffix in (".py", ".so", ".pyd"):
-                owners.setdefault(str(file).replace("\\", "/"), canonicalize_name(dist.metadata["Name"]))
+                owners.setdefault(str(file).replace("\\", "/"), name)
     return owners
 
 

@@ -6,6 +6,9 @@ bucket the COPY reads must be in the COPY's region (its ``REGION`` option, else 
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import boto3
 from botocore.exceptions import ClientError
 
@@ -15,10 +18,25 @@ from .json_rules import CopyError
 _DB_USER = "arn:aws:redshift:{region}:123456789012:dbuser:redshift-emulator/awsuser"
 
 
-def _client(service: str, endpoint: str, keys: tuple[str, str], region: str):
-    return boto3.session.Session().client(
-        service, endpoint_url=endpoint, region_name=region, aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-    )
+_creating = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def client(service: str, endpoint: str, region: str, keys: tuple[str, str], token: str | None = None):
+    """A client of ``service`` with these credentials, made once and shared by the emulator's sessions.
+
+    Making one costs a third of a second (a new boto3 session reloads the service's model), which every
+    COPY paid when each made its own. Clients are thread-safe; making them is not, hence the lock.
+    """
+    with _creating:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1],
+            aws_session_token=token,
+        )
 
 
 def check_role(endpoint: str, keys: tuple[str, str], role_arn: str, region: str) -> None:
@@ -27,7 +45,7 @@ def check_role(endpoint: str, keys: tuple[str, str], role_arn: str, region: str)
     found = None
     if name:
         try:
-            found = _client("iam", endpoint, keys, region).get_role(RoleName=name)["Role"]["Arn"]
+            found = client("iam", endpoint, region, keys).get_role(RoleName=name)["Role"]["Arn"]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
                 raise

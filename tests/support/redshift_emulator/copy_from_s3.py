@@ -20,11 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlglot import exp
 
-from .aws_checks import check_region
+from .aws_checks import check_region, client
 from .json_rules import Column, CopyError, LoadError, Options, convert_row, extract, jsonpaths_from_document, records
 
 if TYPE_CHECKING:
@@ -248,14 +247,8 @@ class S3Reader:
         #: the region the COPY reads from: its REGION option, else the cluster's; every bucket must be there
         self.region = spec.region or cluster_region
         self._checked: set[str] = set()
-        self.client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=self.region or "us-east-1",
-            aws_access_key_id=spec.access_key or default_keys[0],
-            aws_secret_access_key=spec.secret_key or default_keys[1],
-            aws_session_token=spec.session_token,
-        )
+        keys = (spec.access_key or default_keys[0], spec.secret_key or default_keys[1])
+        self.client = client("s3", endpoint, self.region or "us-east-1", keys, spec.session_token)
 
     def _check(self, bucket: str) -> None:
         if self.region and bucket not in self._checked:

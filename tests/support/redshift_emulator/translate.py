@@ -18,6 +18,7 @@ handed to :mod:`copy_from_s3` as its parsed ``exp.Copy``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -72,12 +73,13 @@ class RedshiftError:
     parameters: int = 0
 
 
-def split(sql: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def split(sql: str) -> tuple[str, ...]:
     """The statements of ``sql`` at top-level semicolons, found by sqlglot's tokenizer."""
     try:
         tokens = Tokenizer(dialect="postgres").tokenize(sql)
     except sqlglot.errors.TokenError:
-        return [sql]
+        return (sql,)
     pieces, start = [], 0
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
@@ -85,7 +87,7 @@ def split(sql: str) -> list[str]:
             start = token.end + 1
     if sql[start:].strip():
         pieces.append(sql[start:])
-    return pieces or [sql]
+    return tuple(pieces) or (sql,)
 
 
 def translate(sql: str) -> list[Piece]:
@@ -96,6 +98,10 @@ def translate(sql: str) -> list[Piece]:
     return pieces
 
 
+# A client sends the same statements again and again (the DDL and the models of every run), and parsing
+# one costs milliseconds of Python: the verdict on a text is the same every time, so it is kept. Pieces
+# are frozen and nothing downstream changes a COPY's tree.
+@functools.lru_cache(maxsize=4096)
 def _translate_one(statement: str) -> Piece:
     body = statement.rstrip().rstrip(";")
     if not body.strip():
