@@ -77,8 +77,7 @@ def main() -> None:  # noqa: C901 - one linear script: set up, upload, poll, rep
             s3.upload_file(str(data / "log_json_path.json"), "bench-events", "raw/log_json_path.json")
             for path in sorted((data / "song_data").rglob("*.json")):
                 s3.upload_file(str(path), "bench-events", f"raw/{path.relative_to(data).as_posix()}")
-            for dag_id in ("sparkify_events", "sparkify_etl"):
-                airflow.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            airflow.unpause("sparkify_events", "sparkify_etl")  # and re-parse: the watcher starts
             time.sleep(30)  # the songs' own runs, and the current hour's scheduled run, out of the way
             runs_before = {
                 d: len(airflow.api("GET", f"/api/v2/dags/{d}/dagRuns?limit=500")["dag_runs"])

@@ -98,8 +98,7 @@ def stack(postgres_server, data, tmp_path_factory):
             SPARKIFY_SQS_QUEUE_URL=made["queue_url"],
             SPARKIFY_EVENTS_BATCH_SECONDS="3",
         ) as airflow:
-            for dag_id in ("sparkify_events", "sparkify_etl"):
-                airflow.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            airflow.unpause("sparkify_events", "sparkify_etl")  # and re-parse: the watcher starts
             mirror = tmp_path_factory.mktemp("events-uploaded")
             yield Stack(airflow, endpoint, made["queue_url"], data, mirror)
 

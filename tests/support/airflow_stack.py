@@ -54,6 +54,14 @@ class Airflow:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own local server
             return json.loads(response.read() or b"{}")
 
+    def unpause(self, *dag_ids: str) -> None:
+        """Unpause ``dag_ids`` and have their files parsed again: Airflow hands an asset watcher to the
+        triggerer when it parses the file of an unpaused DAG, and test stacks parse each file only once."""
+        for dag_id in dag_ids:
+            self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        for token in {self.api("GET", f"/api/v2/dags/{dag_id}/details")["file_token"] for dag_id in dag_ids}:
+            self.api("PUT", f"/api/v2/parseDagFile/{token}")
+
     def runs(self) -> list[dict]:
         return self.api("GET", "/api/v2/dags/sparkify_etl/dagRuns?limit=100")["dag_runs"]
 
