@@ -27,6 +27,7 @@ with window_plays as (
         e.artist,
         e.length,
         e.session_id,
+        e.item_in_session,
         e.location,
         btrim(e.user_agent, '"') as user_agent,
         e._source_key,
@@ -41,8 +42,14 @@ with window_plays as (
 distinct_plays as (
     select
         window_plays.*,
+        -- the identity's columns, not their md5: the same groups (the md5's text is unambiguous and
+        -- shows ts to the millisecond), sorted by integers instead of by 32-character strings
         row_number() over (
-            partition by window_plays.songplay_id
+            partition by
+                window_plays.session_id,
+                window_plays.item_in_session,
+                window_plays.user_id,
+                date_trunc('milliseconds', window_plays.start_time)
             order by
                 window_plays._source_key,
                 window_plays.level,

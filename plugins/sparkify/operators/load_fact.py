@@ -52,8 +52,9 @@ class LoadFactOperator(ModelLoadOperator):
                 window.sql_params,
             )
             deleted = cursor.rowcount
-            cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
-            inserted = cursor.rowcount
+            with warehouse.filling(cursor, self.table):
+                cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
+                inserted = cursor.rowcount
             # checks on what this load publishes, before commit
             gate(cursor, self.table, window.sql_params, enforced_key=key_enforced(warehouse, cursor, self.table))
             # hours of this window that a changed source object had made stale are up to date again

@@ -77,7 +77,10 @@ class StagingLedger:
             counts["objects_listed"] += len(page)
             refreshed: list[tuple[str | None, str, str, str]] = []
             for obj in page:
-                version, fingerprint, retired = staged.get(obj.key, ("", None, False))
+                if obj.key not in staged:
+                    yield obj  # never staged: its version is computed where it is read, not here
+                    continue
+                version, fingerprint, retired = staged[obj.key]
                 if obj.fingerprint is not None and obj.fingerprint == fingerprint:
                     pass  # unchanged since it was staged: not read
                 elif version == obj.version:

@@ -147,7 +147,11 @@ class StdinCopyStager:
         source = self.request.source
 
         def fetch(obj: SourceObject) -> _Fetched:
-            return _Fetched(obj, None if obj.size > STREAM_ABOVE else source.read(obj.key))
+            fetched = _Fetched(obj, None if obj.size > STREAM_ABOVE else source.read(obj.key))
+            # a local file's version is its MD5: computed here, in a fetch thread (hashlib releases the GIL),
+            # it overlaps with the encoding and the COPY instead of holding up the first batch
+            _ = obj.version
+            return fetched
 
         workers = self.request.options.max_workers
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stage") as pool:
@@ -190,7 +194,7 @@ class StdinCopyStager:
             # serialise stagers of this table: a concurrent run may have staged some of these meanwhile
             self.warehouse.lock(cursor, table)
             current = self.ledger.versions(cursor, [f.obj.key for f in batch])
-            todo = [f for f in batch if current.get(f.obj.key, ("",))[0] != f.obj.version]
+            todo = [f for f in batch if f.obj.key not in current or current[f.obj.key][0] != f.obj.version]
             skipped = len(batch) - len(todo)
             replaced = self.ledger.forget(cursor, [f.obj.key for f in todo if f.obj.key in current])
             items = (

@@ -206,6 +206,13 @@ class Warehouse(ABC):
         finally:
             conn.close()
 
+    @contextmanager
+    def filling(self, cursor: Any, table: str) -> Iterator[None]:
+        """Around a large ``insert`` into ``table`` in the current transaction: let the engine load it the
+        way its documentation prescribes for bulk loads. The default does nothing (Redshift has no indexes
+        to maintain)."""
+        yield
+
     @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         """Give the planner what it needs about ``table`` after ``changed_rows`` rows were loaded into it
