@@ -125,6 +125,7 @@ class StatsWatcher:
 
     def _run(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute("set auto_explain.log_min_duration = -1")  # the watcher's polls are not the run's plans
             while not self._stop.is_set():
                 rows = conn.execute(
                     "select c.relname, s.last_analyze, s.last_autoanalyze, c.reltuples, s.n_mod_since_analyze,"

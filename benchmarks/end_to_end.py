@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 if __package__ in (None, ""):  # run as a file: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import settings
+from benchmarks import ran_plans, settings
 from benchmarks.dag_runs import airflow_env, libpq_url, migrate, run_dag
 from benchmarks.dataset import ensure_dataset, floor_csv
 from benchmarks.floor import measure_floor
@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the warehouse databases afterwards")
     parser.add_argument("--history-months", type=int, default=1, help=HISTORY_HELP)
     parser.add_argument("--docs", type=Path, default=None, help="write the report into this Markdown file's region")
+    parser.add_argument(
+        "--plans-over-ms", type=int, default=500, help="log the plan of the month's statements slower than this"
+    )
     args = parser.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(args.parts) - set(PARTS)
@@ -140,6 +143,13 @@ def events_between(dsn: str, start: dt.datetime, end: dt.datetime) -> dict[str, 
         ).fetchone()
         staged = conn.execute("select count(*) from staging_events").fetchone()[0]
     return {"events": events, "plays": plays, "staged_events_total": staged}
+
+
+def table_rows(dsn: str, tables: tuple[str, ...]) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
 
 
 def stage_songs_in_process(dsn: str, source: Path) -> None:
@@ -239,13 +249,16 @@ class Benchmark:
     def month(self) -> None:
         self.month_dsn = self.database("month")
         ds = self.dataset
-        run = self.run_dag(
-            env=self.env(self.month_dsn),
-            warehouse_dsn=self.month_dsn,
-            start=ds.month_start,
-            end=ds.month_end,
-            log=self.logs / "dag-month.log",
-        )
+        with ran_plans.captured(f"{self.args.db_prefix}_month", self.args.plans_over_ms) as plans:
+            run = self.run_dag(
+                env=self.env(self.month_dsn),
+                warehouse_dsn=self.month_dsn,
+                start=ds.month_start,
+                end=ds.month_end,
+                log=self.logs / "dag-month.log",
+            )
+        run["plans"] = plans
+        run["rows"] = table_rows(self.month_dsn, ("songplays", "time", "staging_events"))
         self.results["dag_month"] = run
 
     def hourly(self) -> None:
@@ -298,7 +311,10 @@ class Benchmark:
         start = self.dataset.month_window(months)[1]
         after = (start, start + dt.timedelta(hours=1))
         days = 30 * months
-        hour = run_month(*after, f"dag-hour-after-{days}-days.log")
+        # every load of that hour, whatever its duration: the plans that keep an hour's cost flat
+        with ran_plans.captured(f"{self.args.db_prefix}_month", 0) as plans:
+            hour = run_month(*after, f"dag-hour-after-{days}-days.log")
+        hour["plans"] = [p for p in plans if p["statement"].lower().startswith(ran_plans.LOADS)]
         hour["window"] = [after[0].isoformat(), after[1].isoformat()]
         hour.update(events_between(self.month_dsn, *after))
         hour["noop_stage_events"] = stage_events_noop(self.month_dsn, self.dataset.folder, *after)
@@ -468,11 +484,22 @@ def report(results: dict[str, Any], plan_detail: list[dict[str, Any]] | None, ex
                         else "NONE (never analysed: the planner guesses)"
                     )
                 )
+        if "plans" in month:
+            ran_plans.report(
+                f"   plans of the month's statements slower than {results['arguments'].get('plans_over_ms', '?')} ms,"
+                " as they ran (auto_explain; rows estimated vs actual)",
+                month["plans"],
+                add,
+            )
         else:
             add("   statistics when load_songplays_fact started: not sampled")
     hourly = results.get("hourly")
     if hourly:
         _report_hours(hourly, results.get("history", []), add)
+        for key, days in later_hours(hourly):
+            title = f"   the loads of the hour after {days} days, as they ran (auto_explain)"
+            if "plans" in hourly[key]:
+                ran_plans.report(title, hourly[key]["plans"], add)
     memory = results.get("memory")
     if memory:
         add("")

@@ -50,6 +50,7 @@ def bench_results(tmp_path_factory: pytest.TempPathFactory, postgres_server: str
         "--workers=4",
         "--explain-timeout=10",
         "--explain",
+        "--plans-over-ms=0",
         f"--out={out}",
         f"--airflow-db={os.environ['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}",
         f"--db-prefix=sparkify_test_bench_{os.getpid()}",
@@ -108,3 +109,15 @@ def test_memory_s3_and_plans_are_reported(bench_results) -> None:
     assert "model songplays" in statements and "check songplays: unique(songplay_id)" in statements
     assert all(positive(row["seconds_with_stats"]) for row in results["plans"])
     assert "Summary" in stdout and "Plans (EXPLAIN)" in stdout
+
+
+def test_the_plans_of_the_loads_that_ran_are_reported_with_what_they_rely_on(bench_results) -> None:
+    results, stdout = bench_results
+    plans = {plan["statement"]: plan for plan in results["dag_month"]["plans"]}
+    fact = plans["insert into songplays"]  # the fact load, as load_songplays_fact ran it
+    assert fact["rows"] == results["dag_month"]["rows"]["songplays"] > 0  # counted in the warehouse afterwards
+    assert any(line.startswith("Insert on songplays") for line in fact["plan"])
+    assert "staging_events" in {scan["table"] for scan in fact["scans"]}
+    time_load = plans["insert into time"]
+    assert time_load["rows"] == results["dag_month"]["rows"]["time"] > 0
+    assert "relies on: " in stdout

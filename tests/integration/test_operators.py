@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from support.warehouse_state import rows
@@ -178,6 +179,36 @@ def test_a_fact_load_failing_midway_leaves_the_table_as_it_was(tables, models, d
             {"params": {"window_start": "2018-11-01T10:00:00Z", "window_end": "2018-11-01T11:00:00Z"}}
         )
     assert rows(db, "select songplay_id from songplays") == [("old",)]
+
+
+def songplays_indexes(db) -> list[tuple]:
+    return rows(db, "select indexname, indexdef from pg_indexes where tablename = 'songplays' order by 1")
+
+
+def test_a_fact_load_into_an_empty_table_rebuilds_its_indexes_and_still_enforces_its_key(tables, models, db) -> None:
+    created = songplays_indexes(db)  # as create_tables made them
+    assert {name for name, _ in created} == {"songplays_pkey", "songplays_start_time_idx"}
+    hour = {"params": {"window_start": "2018-11-01T10:00:00Z", "window_end": "2018-11-01T11:00:00Z"}}
+    model = models / "models" / "songplays.sql"
+    plays = (
+        "select md5(cast({key} as varchar)), timestamp '2018-11-01 10:00' + n * interval '1 minute', 1,"
+        " 'free', null, null, 1, null, null from generate_series(0, 5) as n"
+    )
+    model.write_text(plays.format(key="n"))
+
+    assert LoadFactOperator(task_id="load", table="songplays").execute(hour) == {"rows_deleted": 0, "rows_inserted": 6}
+    assert songplays_indexes(db) == created
+    assert rows(db, "select count(*) from songplays where start_time >= '2018-11-01 10:00'") == [(6,)]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("insert into songplays (songplay_id, start_time) values (md5('0'), '2018-11-02')")
+
+    # two plays with one key, loaded into the table emptied by the window's delete: the load fails on the
+    # key, publishes nothing, and the table keeps its indexes and its earlier rows' absence
+    model.write_text(plays.format(key="mod(n, 3)"))
+    with pytest.raises(Exception, match="songplays_pkey"):
+        LoadFactOperator(task_id="load", table="songplays").execute(hour)
+    assert rows(db, "select count(*) from songplays") == [(6,)]
+    assert songplays_indexes(db) == created
 
 
 @pytest.mark.parametrize(
