@@ -66,7 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--history-months", type=int, default=1, help=HISTORY_HELP)
     parser.add_argument("--docs", type=Path, default=None, help="write the report into this Markdown file's region")
     parser.add_argument(
-        "--plans-over-ms", type=int, default=500, help="log the plan of the month's statements slower than this"
+        "--plans-over-ms",
+        type=int,
+        default=500,
+        help="auto_explain the month's statements slower than this (-1: none)",
     )
     args = parser.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -314,7 +317,7 @@ class Benchmark:
         # every load of that hour, whatever its duration: the plans that keep an hour's cost flat
         with ran_plans.captured(f"{self.args.db_prefix}_month", 0) as plans:
             hour = run_month(*after, f"dag-hour-after-{days}-days.log")
-        hour["plans"] = [p for p in plans if p["statement"].lower().startswith(ran_plans.LOADS)]
+        hour["plans"] = [p for p in plans if ran_plans.is_load(p["statement"])]
         hour["window"] = [after[0].isoformat(), after[1].isoformat()]
         hour.update(events_between(self.month_dsn, *after))
         hour["noop_stage_events"] = stage_events_noop(self.month_dsn, self.dataset.folder, *after)

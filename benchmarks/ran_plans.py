@@ -31,6 +31,7 @@ _START = re.compile(r"LOG:  duration: ([0-9.]+) ms  plan:\s*$")
 _LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} ")
 #: the statements that load tables (the rest are checks and bookkeeping)
 LOADS = ("insert", "delete", "update", "create temp", "merge")
+BOOKKEEPING = ("quality_results", "stale_hours", "staging_ledger", "quarantined_records", "truncated_values")
 #: an estimate this many times off the actual rows (either way) is reported as a misestimate
 MISESTIMATE = 10
 
@@ -57,9 +58,12 @@ def captured(database: str, min_ms: int) -> Iterator[list[dict[str, Any]]]:
     """Plans of the statements ``database`` runs in the block, slower than ``min_ms``: the list is filled
     when the block ends (empty when the server's log is not where ``scripts/pg.sh`` puts it)."""
     log = server_log()
+    found: list[dict[str, Any]] = []
+    if min_ms < 0:  # not asked for: the run is not instrumented at all
+        yield found
+        return
     enable(database, min_ms)
     offset = log.stat().st_size if log.is_file() else None
-    found: list[dict[str, Any]] = []
     yield found
     if offset is not None:
         with log.open("rb") as handle:
@@ -121,6 +125,12 @@ def _tree(node: dict[str, Any], depth: int = 0) -> list[str]:
     for child in node.get("Plans", []):
         lines.extend(_tree(child, depth + 1))
     return lines
+
+
+def is_load(statement: str) -> bool:
+    """Whether a statement (its first line) writes a table of the pipeline, not the pipeline's own records."""
+    words = statement.lower()
+    return words.startswith(LOADS) and not any(table in words for table in BOOKKEEPING)
 
 
 def statement_name(query: str) -> str:

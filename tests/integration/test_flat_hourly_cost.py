@@ -176,11 +176,12 @@ def test_create_tables_adds_the_ledger_columns_to_an_older_ledger(dag, db) -> No
     recreate_tables(db)
     db.execute("alter table staging_ledger drop column object_fingerprint")
     db.execute("alter table staging_ledger drop column retired_at")
+    db.execute("alter table staging_ledger drop column audited_margin_seconds")
     copy.copy(dag.get_task("create_tables")).execute({})
     columns = {
         r[0] for r in rows(db, "select column_name from information_schema.columns where table_name = 'staging_ledger'")
     }
-    assert {"object_fingerprint", "retired_at"} <= columns
+    assert {"object_fingerprint", "retired_at", "audited_margin_seconds"} <= columns
     copy.copy(dag.get_task("create_tables")).execute({})  # and again: nothing left to add
 
 
@@ -212,7 +213,8 @@ def test_the_added_columns_are_added_by_plain_alter_statements_on_either_engine(
     assert missing_columns(Cursor(old_ledger)) == [
         "alter table staging_ledger add column object_fingerprint varchar(128)",
         "alter table staging_ledger add column retired_at timestamp",
+        "alter table staging_ledger add column audited_margin_seconds bigint",
     ]
-    assert missing_columns(Cursor([*old_ledger, "object_fingerprint", "retired_at"])) == []
+    assert missing_columns(Cursor([*old_ledger, "object_fingerprint", "retired_at", "audited_margin_seconds"])) == []
     assert missing_columns(Cursor([])) == []  # no such table yet: create table made it whole
     assert missing_columns(Cursor(old_ledger), tables=["songs"]) == []

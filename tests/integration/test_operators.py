@@ -211,6 +211,30 @@ def test_a_fact_load_into_an_empty_table_rebuilds_its_indexes_and_still_enforces
     assert songplays_indexes(db) == created
 
 
+def test_only_a_load_that_adds_a_quarter_of_the_table_rebuilds_its_indexes(tables, db, warehouse_dsn) -> None:
+    from sparkify.warehouses import open_warehouse
+
+    db.execute(
+        "insert into songplays (songplay_id, start_time) select md5(cast(n as varchar)),"
+        " timestamp '2018-11-01' + n * interval '1 second' from generate_series(1, 1000) as n"
+    )
+    db.execute("analyze songplays")
+    warehouse = open_warehouse("redshift")
+
+    def bulk(new_rows: int, deleted: int = 0) -> bool:
+        select = f"select n from generate_series(1, {new_rows}) as n"  # the planner knows its row count
+        with warehouse.transaction() as cursor:
+            return warehouse._bulk(cursor, "songplays", select, None, deleted)
+
+    assert not bulk(10)  # an hour into history: the indexes are kept
+    assert not bulk(249)
+    assert bulk(250)  # a quarter of the rows the table keeps: rebuilt
+    assert bulk(130, deleted=500)  # what the delete took is not kept
+    assert not bulk(120, deleted=500)
+    db.execute("delete from songplays")
+    assert bulk(1)  # an empty table: always rebuilt
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [

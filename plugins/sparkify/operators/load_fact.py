@@ -52,7 +52,7 @@ class LoadFactOperator(ModelLoadOperator):
                 window.sql_params,
             )
             deleted = cursor.rowcount
-            with warehouse.filling(cursor, self.table):
+            with warehouse.filling(cursor, self.table, self.sql, window.sql_params, deleted):
                 cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
                 inserted = cursor.rowcount
             # checks on what this load publishes, before commit

@@ -207,10 +207,10 @@ class Warehouse(ABC):
             conn.close()
 
     @contextmanager
-    def filling(self, cursor: Any, table: str) -> Iterator[None]:
-        """Around a large ``insert`` into ``table`` in the current transaction: let the engine load it the
-        way its documentation prescribes for bulk loads. The default does nothing (Redshift has no indexes
-        to maintain)."""
+    def filling(self, cursor: Any, table: str, select: str, params: Any, deleted: int = 0) -> Iterator[None]:
+        """Around the ``insert`` of ``select`` (run with ``params``) into ``table``, after ``deleted`` rows
+        went in the same transaction: let the engine load it the way its documentation prescribes for bulk
+        loads. The default does nothing (Redshift has no indexes to maintain)."""
         yield
 
     @abstractmethod

@@ -7,6 +7,7 @@ identical rows.
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,9 @@ DEFAULT_LOCK_TIMEOUT = setting("lock_timeout", "extra").default
 DEFAULT_STATEMENT_TIMEOUT = setting("statement_timeout", "extra").default
 #: share of a table's rows that must change before it is analysed again (autovacuum's default, 10 %)
 ANALYZE_SHARE = 0.1
+#: a load that adds at least this share of the rows a table keeps rebuilds its indexes (decision 0019): at
+#: 10 M events a month into a month took 222 s with the indexes kept, a month into two months 199 s
+REBUILD_SHARE = 0.25
 #: memory for rebuilding an emptied table's indexes after a bulk insert (one sort per index)
 REBUILD_MAINTENANCE_WORK_MEM = "256MB"
 
@@ -72,17 +76,16 @@ class PostgresWarehouse(Warehouse):
         return columns or None
 
     @contextmanager
-    def filling(self, cursor: Any, table: str) -> Iterator[None]:
-        """When ``table`` holds no rows (a first load, or a reload of everything it held), drop its indexes
-        and key constraints before the insert and build them again after it, in the same transaction, as
-        PostgreSQL's "Populating a Database" advises: building an index from all the rows at once is one
-        sort, where inserting them one by one into a random-keyed index (songplays' md5 key) touches a
-        page per row. A month of plays: 7.4 s with the indexes kept, 5.6 s rebuilt (docs/benchmarks.md).
-        A duplicate key still fails the load, when the key's index is built. The table is locked against
-        readers until the transaction ends; it had no rows to read. A table that keeps rows is filled as
-        before: rebuilding would sort all of its history for an hour's rows."""
-        cursor.execute(f"select exists (select from {table})")
-        if cursor.fetchone()[0]:
+    def filling(self, cursor: Any, table: str, select: str, params: Any, deleted: int = 0) -> Iterator[None]:
+        """When the insert of ``select`` adds at least :data:`REBUILD_SHARE` of the rows ``table`` keeps (a
+        first load, a reload of all it held, a month backfilled into a few months), drop the table's indexes
+        and key constraints before it and build them again after it, in the same transaction, as
+        PostgreSQL's "Populating a Database" advises: building an index over all the rows is one sort, where
+        inserting them one by one into a random-keyed index (songplays' md5 key) touches a page per row
+        (decision 0019). A duplicate key still fails the load, when the key's index is built. Readers of the
+        table wait until the load commits. An hour's load into history keeps the indexes: rebuilding would
+        sort all of history for an hour's rows."""
+        if not self._bulk(cursor, table, select, params, deleted):
             yield
             return
         cursor.execute(
@@ -110,6 +113,22 @@ class PostgresWarehouse(Warehouse):
         for _, definition in indexes:
             cursor.execute(definition)
 
+    @staticmethod
+    def _bulk(cursor: Any, table: str, select: str, params: Any, deleted: int) -> bool:
+        """Whether ``select`` brings at least :data:`REBUILD_SHARE` of the rows ``table`` keeps once ``deleted``
+        went. The rows kept come from the table's statistics (exactly 0 when it is empty); the rows coming
+        from the largest row estimate in the select's plan: its scan of the staged window, which statistics
+        make accurate (the estimate of a deduplicated output, filtered on a row number, is always low)."""
+        cursor.execute(f"select exists (select from {table})")
+        if not cursor.fetchone()[0]:
+            return True
+        cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (table,))
+        kept = max(cursor.fetchone()[0], 0) - deleted
+        cursor.execute(f"explain (format json) {select}", params)
+        plan = cursor.fetchone()[0]
+        plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+        return _largest_estimate(plan) >= max(REBUILD_SHARE * kept, 1)
+
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         # A freshly bulk-loaded table has no statistics until autovacuum comes by (up to a minute): the
         # fact load planned in between took a nested loop, 680 s instead of 2 s on a month, and so did
@@ -123,6 +142,10 @@ class PostgresWarehouse(Warehouse):
             if tuples >= 0 and changed_rows <= ANALYZE_SHARE * tuples:
                 return
         cursor.execute(f"analyze {table}")
+
+
+def _largest_estimate(node: dict[str, Any]) -> float:
+    return max([node.get("Plan Rows", 0), *(_largest_estimate(child) for child in node.get("Plans", []))])
 
 
 def _setting(value: str) -> str:
