@@ -7,6 +7,8 @@
   are not staged again, the published tables are kept, and a rerun of a retired window fails with the
   repair that stages them again.
 * The ledger's added columns are added to a ledger created before them.
+* A day file whose staged rows were found within a day of its day is not audited again (the ledger
+  records it), until it changes and is staged again.
 """
 
 from __future__ import annotations
@@ -218,3 +220,35 @@ def test_the_added_columns_are_added_by_plain_alter_statements_on_either_engine(
     assert missing_columns(Cursor([*old_ledger, "object_fingerprint", "retired_at", "audited_margin_seconds"])) == []
     assert missing_columns(Cursor([])) == []  # no such table yet: create table made it whole
     assert missing_columns(Cursor(old_ledger), tables=["songs"]) == []
+
+
+def test_a_day_file_found_within_its_day_is_not_audited_again(dag, source, db, monkeypatch) -> None:
+    from sparkify.staging import audit
+
+    recreate_tables(db)
+    asked: list[set[str]] = []
+    real = audit.unloadable_rows
+
+    def watched(warehouse, table, time_column, day_of, margin):
+        asked.append(set(day_of))
+        return real(warehouse, table, time_column, day_of, margin)
+
+    monkeypatch.setattr(audit, "unloadable_rows", watched)
+    assert _stage(dag, source)["objects_staged"] == 2
+    one_day = 24 * 3600  # the stage task's margin_days=1
+    assert rows(db, "select audited_margin_seconds from staging_ledger where table_name = 'staging_events'") == [
+        (one_day,),
+        (one_day,),
+    ]
+    assert len(asked[0]) == 2  # the first run read both files' staged rows
+
+    asked.clear()
+    _stage(dag, source)
+    assert asked == [set()], "a day file already found within its day had its staged rows read again"
+
+    # a changed file is staged again, unaudited, and audited by the run that staged it
+    faults.set_field(source, DAY1, "song", "Changed")
+    os.utime(faults.day_file(source, DAY1), ns=(1, 1))  # the same mtime would not hide the change: ctime moves
+    asked.clear()
+    assert _stage(dag, source)["objects_staged"] == 1
+    assert asked == [{faults.day_file(source, DAY1).relative_to(source).as_posix()}]
