@@ -72,15 +72,16 @@ def copy_without_statistics(dsn: str) -> None:
             conn.execute(f"insert into {SCHEMA}.{table} select * from public.{table}")
 
 
-def _walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of an ``EXPLAIN (FORMAT JSON)`` plan, the node itself first."""
     nodes = [node]
     for child in node.get("Plans", []):
-        nodes.extend(_walk(child))
+        nodes.extend(plan_nodes(child))
     return nodes
 
 
 def _summary(plan: dict[str, Any]) -> dict[str, Any]:
-    nodes = _walk(plan)
+    nodes = plan_nodes(plan)
     joins = [
         f"{n['Node Type']} (est. {n['Plan Rows']:,} rows)"
         for n in nodes

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks import settings
+from benchmarks.plans import plan_nodes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -94,12 +95,6 @@ def parse(text: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _nodes(child)
-
-
 def _actual(node: dict[str, Any]) -> int:
     return int(node.get("Actual Rows", 0) * max(node.get("Actual Loops", 1), 1))
 
@@ -144,9 +139,8 @@ def statement_name(query: str) -> str:
 
 def summary(entry: dict[str, Any]) -> dict[str, Any]:
     plan = entry["Plan"]
-    nodes = list(_nodes(plan))
     scans = []
-    for node in nodes:
+    for node in plan_nodes(plan):
         if "Relation Name" not in node or node["Node Type"] == "ModifyTable":
             continue
         estimated, actual = node["Plan Rows"] * max(node.get("Actual Loops", 1), 1), _actual(node)
@@ -165,7 +159,6 @@ def summary(entry: dict[str, Any]) -> dict[str, Any]:
         "seconds": entry["seconds"],
         # what the top node was given: the rows an insert wrote, or a select returned
         "rows": _actual(plan["Plans"][0] if plan["Node Type"] == "ModifyTable" and plan.get("Plans") else plan),
-        "indexes": sorted({n["Index Name"] for n in nodes if "Index Name" in n}),
         "scans": scans,
         "plan": _tree(plan),
     }

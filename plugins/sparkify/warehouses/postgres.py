@@ -7,7 +7,6 @@ identical rows.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ ANALYZE_SHARE = 0.1
 #: a load that adds at least this share of the rows a table keeps rebuilds its indexes (decision 0019): at
 #: 10 M events a month into a month took 222 s with the indexes kept, a month into two months 199 s
 REBUILD_SHARE = 0.25
-#: memory for rebuilding an emptied table's indexes after a bulk insert (one sort per index)
+#: memory for rebuilding a table's indexes after a bulk insert (one sort per index), for that transaction only
 REBUILD_MAINTENANCE_WORK_MEM = "256MB"
 
 
@@ -125,8 +124,7 @@ class PostgresWarehouse(Warehouse):
         cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (table,))
         kept = max(cursor.fetchone()[0], 0) - deleted
         cursor.execute(f"explain (format json) {select}", params)
-        plan = cursor.fetchone()[0]
-        plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+        plan = cursor.fetchone()[0][0]["Plan"]  # json: both drivers decode it
         return _largest_estimate(plan) >= max(REBUILD_SHARE * kept, 1)
 
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
