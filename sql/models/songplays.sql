@@ -1,7 +1,9 @@
 -- songplays: one row per distinct NextSong play whose ts falls in [window_start, window_end).
 --
--- Identity of a play: (session_id, item_in_session, user_id, ts). songplay_id is the md5 of those four,
--- so a rerun of any window writes the same ids. ts is part of the identity on purpose:
+-- Identity of a play: (session_id, item_in_session, user_id, ts). songplay_id is ts to the millisecond
+-- (17 digits) followed by 15 hex digits of the md5 of those four, so a rerun of any window writes the same
+-- ids, and an hour's ids sort after history's: its inserts land at the key index's right edge instead of
+-- on a random page each (decision 0001). ts is part of the identity on purpose:
 --   * an exact duplicate line (same session, item, user and ts, e.g. a line repeated in a file or present
 --     in two source objects) is one play;
 --   * the same session, item and user at another ts (an app resending an event an hour or a day later) is
@@ -14,12 +16,6 @@
 -- (NULL when none matches; the smallest song_id when several do), among the versions songs publishes.
 with window_plays as (
     select
-        md5(
-            cast(e.session_id as varchar) || '-'
-            || cast(e.item_in_session as varchar) || '-'
-            || coalesce(cast(e.user_id as varchar), '') || '-'
-            || to_char(e.ts, 'YYYY-MM-DD HH24:MI:SS.MS')
-        ) as songplay_id,
         e.ts as start_time,
         e.user_id,
         e.level,
@@ -29,9 +25,8 @@ with window_plays as (
         e.session_id,
         e.item_in_session,
         e.location,
-        btrim(e.user_agent, '"') as user_agent,
-        e._source_key,
-        e.user_agent as raw_user_agent
+        e.user_agent,
+        e._source_key
     from staging_events as e
     where
         e.page = 'NextSong'
@@ -57,9 +52,11 @@ distinct_plays as (
                 window_plays.artist,
                 window_plays.length,
                 window_plays.location,
-                window_plays.raw_user_agent
+                window_plays.user_agent
         ) as copy_number
     from window_plays
+    -- the id and the trimmed user agent are computed after deduplication, so that the sort carries the
+    -- raw columns only
 ),
 
 song_versions as (
@@ -90,7 +87,16 @@ song_candidates as (
 )
 
 select
-    p.songplay_id,
+    to_char(p.start_time, 'YYYYMMDDHH24MISSMS')
+    || left(
+        md5(
+            cast(p.session_id as varchar) || '-'
+            || cast(p.item_in_session as varchar) || '-'
+            || coalesce(cast(p.user_id as varchar), '') || '-'
+            || to_char(p.start_time, 'YYYY-MM-DD HH24:MI:SS.MS')
+        ),
+        15
+    ) as songplay_id,
     p.start_time,
     p.user_id,
     p.level,
@@ -98,7 +104,7 @@ select
     s.artist_id,
     p.session_id,
     p.location,
-    p.user_agent
+    btrim(p.user_agent, '"') as user_agent
 from distinct_plays as p
 left join song_candidates as s
     on

@@ -107,11 +107,13 @@ def user_id(value) -> int | None:
 
 
 def songplay_id(session_id: int, item_in_session: int, user: int | None, ts_ms: int) -> str:
-    """md5 of the play's identity, as text: session-item-user-ts, ts as 'YYYY-MM-DD HH:MM:SS.mmm' UTC."""
+    """The play's ts to the millisecond as 17 digits (YYYYMMDDHHMMSSmmm, UTC), then the first 15 hex digits
+    of the md5 of its identity as text: session-item-user-ts, ts as 'YYYY-MM-DD HH:MM:SS.mmm'."""
     when = moment(ts_ms)
-    stamp = f"{when:%Y-%m-%d %H:%M:%S}.{when.microsecond // 1000:03d}"
+    ms = f"{when.microsecond // 1000:03d}"
+    stamp = f"{when:%Y-%m-%d %H:%M:%S}.{ms}"
     text = f"{session_id}-{item_in_session}-{'' if user is None else user}-{stamp}"
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    return f"{when:%Y%m%d%H%M%S}{ms}" + hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:15]
 
 
 def _nulls_last(value) -> tuple:

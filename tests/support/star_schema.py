@@ -32,6 +32,10 @@ def assert_star_schema_matches(db, source, start, end, *, every_object: bool = F
     )
     assert loaded_plays == sorted(plays.values(), key=repr)
     assert rows(db, "select count(distinct songplay_id) from songplays")[0][0] == len(plays)
+    assert {r[0] for r in rows(db, "select songplay_id from songplays")} == {oracle.songplay_id(*i) for i in plays}
+    # ids in time order: sorting by the key sorts by start_time (to the millisecond)
+    by_id = rows(db, "select date_trunc('milliseconds', start_time) from songplays order by songplay_id")
+    assert by_id == sorted(by_id)
     matched = sum(1 for p in plays.values() if p[3] is not None)
     assert rows(db, "select count(song_id) from songplays")[0][0] == matched
 
