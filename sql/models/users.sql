@@ -17,7 +17,11 @@ latest as (
     -- read as a single descent per user, so neither an hour nor a month reads the users' events in bulk
     select
         w.user_id,
-        (select max(e.ts) from staging_events as e where e.user_id = w.user_id) as latest_ts
+        (
+            select max(e.ts)
+            from staging_events as e
+            where e.user_id = w.user_id
+        ) as latest_ts
     from window_users as w
 ),
 
