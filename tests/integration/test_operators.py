@@ -235,6 +235,24 @@ def test_only_a_load_that_adds_a_quarter_of_the_table_rebuilds_its_indexes(table
     assert bulk(1)  # an empty table: always rebuilt
 
 
+def test_a_bulk_load_plans_what_follows_it_in_its_transaction_on_the_rows_it_loaded(tables, db) -> None:
+    from sparkify.warehouses import open_warehouse
+
+    warehouse = open_warehouse("redshift")
+    plays = (
+        "select md5(cast(n as varchar)), timestamp '2018-11-01' + n * interval '1 second'"
+        " from generate_series(1, 20000) as n"
+    )
+    window = "select * from songplays where start_time >= '2018-11-01' and start_time < '2018-11-02'"
+    with warehouse.transaction() as cursor:
+        with warehouse.filling(cursor, "songplays", plays, None) as fill:  # an empty table: a bulk load
+            cursor.execute(f"insert into songplays (songplay_id, start_time) {plays}")
+        cursor.execute(f"explain (format json) {window}")  # what the load's gate plans, before commit
+        estimate = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+    assert fill.analyzed
+    assert 19000 <= estimate <= 21000  # without statistics: 0.5 % of the table, 100 rows
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [

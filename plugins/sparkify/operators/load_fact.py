@@ -52,14 +52,15 @@ class LoadFactOperator(ModelLoadOperator):
                 window.sql_params,
             )
             deleted = cursor.rowcount
-            with warehouse.filling(cursor, self.table, self.sql, window.sql_params, deleted):
+            with warehouse.filling(cursor, self.table, self.sql, window.sql_params, deleted) as fill:
                 cursor.execute(f"insert into {self.table}\n{self.sql}", window.sql_params)
                 inserted = cursor.rowcount
             # checks on what this load publishes, before commit
             gate(cursor, self.table, window.sql_params, enforced_key=key_enforced(warehouse, cursor, self.table))
             # hours of this window that a changed source object had made stale are up to date again
             reloaded(cursor, self.staged_inputs, window.sql_params)
-        with warehouse.transaction() as cursor:
-            warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
+        if not fill.analyzed:
+            with warehouse.transaction() as cursor:
+                warehouse.refresh_statistics(cursor, self.table, deleted + inserted)
         self.log.info("%s %s: %d rows deleted, %d rows inserted", self.table, window, deleted, inserted)
         return {"rows_deleted": deleted, "rows_inserted": inserted}

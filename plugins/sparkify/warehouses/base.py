@@ -15,6 +15,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
@@ -47,6 +48,14 @@ class WarehouseHook(PostgresHook):
             conn = copy.deepcopy(conn)
             conn.extra = json.dumps({**extra, "redshift": True})
         return super().get_iam_token(conn)
+
+
+@dataclass
+class Fill:
+    """What :meth:`Warehouse.filling` did around an insert."""
+
+    #: the table's statistics were refreshed in the load's transaction, after its rows: nothing left to do
+    analyzed: bool = False
 
 
 class Warehouse(ABC):
@@ -207,11 +216,11 @@ class Warehouse(ABC):
             conn.close()
 
     @contextmanager
-    def filling(self, cursor: Any, table: str, select: str, params: Any, deleted: int = 0) -> Iterator[None]:
+    def filling(self, cursor: Any, table: str, select: str, params: Any, deleted: int = 0) -> Iterator[Fill]:
         """Around the ``insert`` of ``select`` (run with ``params``) into ``table``, after ``deleted`` rows
         went in the same transaction: let the engine load it the way its documentation prescribes for bulk
         loads. The default does nothing (Redshift has no indexes to maintain)."""
-        yield
+        yield Fill()
 
     @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:

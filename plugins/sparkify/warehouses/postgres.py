@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkify.settings import from_extra, setting
 from sparkify.warehouses import register
-from sparkify.warehouses.base import Warehouse
+from sparkify.warehouses.base import Fill, Warehouse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -75,7 +75,7 @@ class PostgresWarehouse(Warehouse):
         return columns or None
 
     @contextmanager
-    def filling(self, cursor: Any, table: str, select: str, params: Any, deleted: int = 0) -> Iterator[None]:
+    def filling(self, cursor: Any, table: str, select: str, params: Any, deleted: int = 0) -> Iterator[Fill]:
         """When the insert of ``select`` adds at least :data:`REBUILD_SHARE` of the rows ``table`` keeps (a
         first load, a reload of all it held, a month backfilled into a few months), drop the table's indexes
         and key constraints before it and build them again after it, in the same transaction, as
@@ -83,9 +83,11 @@ class PostgresWarehouse(Warehouse):
         inserting them one by one into a random-keyed index (songplays' md5 key) touches a page per row
         (decision 0019). A duplicate key still fails the load, when the key's index is built. Readers of the
         table wait until the load commits. An hour's load into history keeps the indexes: rebuilding would
-        sort all of history for an hour's rows."""
+        sort all of history for an hour's rows. A bulk load ends with ``ANALYZE``, in its transaction: the
+        gate that follows it and the checks plan on the rows just loaded (an empty table's statistics
+        size a month's window at 0.5 %: bitmap scans of the whole table, 2.4 s instead of 0.8 s at 10 M)."""
         if not self._bulk(cursor, table, select, params, deleted):
-            yield
+            yield Fill()
             return
         cursor.execute(
             "select c.conname, pg_get_constraintdef(c.oid) from pg_constraint as c"
@@ -105,12 +107,15 @@ class PostgresWarehouse(Warehouse):
             cursor.execute(f'alter table {table} drop constraint "{name}"')
         for name, _ in indexes:
             cursor.execute(f"drop index {name}")
-        yield
+        fill = Fill()
+        yield fill
         cursor.execute(f"set local maintenance_work_mem = '{REBUILD_MAINTENANCE_WORK_MEM}'")
         for name, definition in constraints:
             cursor.execute(f'alter table {table} add constraint "{name}" {definition}')
         for _, definition in indexes:
             cursor.execute(definition)
+        cursor.execute(f"analyze {table}")
+        fill.analyzed = True
 
     @staticmethod
     def _bulk(cursor: Any, table: str, select: str, params: Any, deleted: int) -> bool:
