@@ -103,6 +103,17 @@ def test_half_the_usual_plays_after_a_week_warns_everywhere_people_look(dag, wee
     assert expected == "no history yet: 0 of 7 periods before were checked (needs 7)"
     assert webhook.received == []  # nothing to warn about in the first week
 
+    # new users: those whose first event of all the staged days falls in the day, counted from the lines
+    first_seen: dict[int, int] = {}
+    for day in DAYS:
+        for e in events(week_source, day):
+            if str(e["userId"]).strip():
+                first_seen[int(e["userId"])] = min(first_seen.get(int(e["userId"]), e["ts"]), e["ts"])
+    for day in DAYS[:-1]:
+        start_ms = int(midnight(day).timestamp() * 1000)
+        new = sum(1 for ts in first_seen.values() if start_ms <= ts < start_ms + 86_400_000)
+        assert result(db, f"history-{day}", "new_users_volume")[2].split(":")[0] == str(new)
+
     usual = statistics.median(plays(week_source, day) for day in DAYS[:-1])
     today = plays(week_source, HALVED)
     ratio = today / usual
