@@ -88,3 +88,37 @@ def test_a_stuck_lock_fails_the_load_clearly_instead_of_hanging(warehouse_dsn, d
         blocker.close()
     assert time.monotonic() - started < 30, "the lock timeout ended the wait"
     # a lock is worth retrying (it is not bad data): the error is raised as is, not as AirflowFailException
+
+
+def test_a_vacuum_in_progress_holds_up_neither_create_tables_nor_an_hourly_load(warehouse_dsn, db, monkeypatch) -> None:
+    from sparkify.operators import CreateTablesOperator
+
+    recreate_tables(db)
+    db.execute("drop index songplays_start_time_idx")  # dropped by hand: create_tables builds it again
+    db.execute(  # history: an hour's load into it keeps the indexes (no bulk rebuild, decision 0019)
+        "insert into songplays (songplay_id, start_time) select md5(cast(n as varchar)),"
+        " timestamp '2018-10-01' + n * interval '1 second' from generate_series(1, 1000) as n"
+    )
+    db.execute("analyze songplays")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REDSHIFT", warehouse_dsn.replace("postgresql://", "postgres://") + "?lock_timeout=1s"
+    )
+    vacuum = psycopg.connect(warehouse_dsn)
+    # the lock (auto)vacuum holds on each star table while it runs; a writer's table lock would wait for it
+    for table in ("songplays", "time", "users"):
+        vacuum.execute(f"lock table {table} in share update exclusive mode")
+    context = {"params": {"window_start": "2018-11-01T00:00:00Z", "window_end": "2018-11-01T01:00:00Z"}}
+    try:
+        with pytest.raises(psycopg.errors.LockNotAvailable):  # the dropped index needs the table's SHARE lock
+            CreateTablesOperator(task_id="create_tables").execute({})
+        vacuum.rollback()
+        db.execute("create index songplays_start_time_idx on songplays (start_time)")
+        for table in ("songplays", "time", "users"):
+            vacuum.execute(f"lock table {table} in share update exclusive mode")
+        CreateTablesOperator(task_id="create_tables").execute({})  # every index exists: no table lock taken
+        assert LoadFactOperator(task_id="load_songplays_fact", table="songplays").execute(context) == {
+            "rows_deleted": 0,
+            "rows_inserted": 0,
+        }
+    finally:
+        vacuum.close()

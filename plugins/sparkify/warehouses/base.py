@@ -189,13 +189,18 @@ class Warehouse(ABC):
     def create_tables(self, cursor: Any, tables: Sequence[str] | None = None) -> int:
         """Create the missing tables, and add the columns added since, in this transaction; returns how many
         statements ran."""
-        statements = ddl_statements(self.dialect, tables)
+        statements = self.missing(cursor, ddl_statements(self.dialect, tables))
         for statement in statements:
             cursor.execute(statement)
         added = missing_columns(cursor, tables)
         for statement in added:
             cursor.execute(statement)
         return len(statements) + len(added)
+
+    def missing(self, cursor: Any, statements: Sequence[str]) -> list[str]:
+        """The DDL ``statements`` (each ``… if not exists``) worth running: all of them, unless the engine
+        says cheaply which objects exist already."""
+        return list(statements)
 
     # -- staging ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ identical rows.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ ANALYZE_SHARE = 0.1
 REBUILD_SHARE = 0.25
 #: memory for rebuilding a table's indexes after a bulk insert (one sort per index), for that transaction only
 REBUILD_MAINTENANCE_WORK_MEM = "256MB"
+#: an index's DDL as macros/postgres.sql renders it: ``create index if not exists <name> on …``
+_INDEX_DDL = re.compile(r"\s*create index if not exists (\w+) on ", re.IGNORECASE)
 
 
 @register
@@ -56,12 +59,29 @@ class PostgresWarehouse(Warehouse):
         ]
 
     def lock(self, cursor: Any, table: str) -> None:
-        cursor.execute(f"lock table {table} in share row exclusive mode")
+        # An advisory lock named after the table, not LOCK TABLE: it serialises the pipeline's writers of the
+        # table all the same, and does not conflict with autovacuum. SHARE ROW EXCLUSIVE does: every hourly
+        # load after a bulk load waited deadlock_timeout (1 s) for autovacuum to be cancelled, so the vacuum
+        # of a big table never finished. Readers and autovacuum go on; a stuck holder still meets lock_timeout.
+        cursor.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"sparkify.writers.{table}",))
 
     def create_tables(self, cursor: Any, tables: Sequence[str] | None = None) -> int:
         # concurrent runs' "create ... if not exists" can race in PostgreSQL's catalog
         cursor.execute("select pg_advisory_xact_lock(hashtext('sparkify.create_tables'))")
         return super().create_tables(cursor, tables)
+
+    def missing(self, cursor: Any, statements: Sequence[str]) -> list[str]:
+        """Leave out ``create index if not exists`` for an index that exists: PostgreSQL takes the table's
+        SHARE lock before it looks at the name, and waits for autovacuum to be cancelled (1 s) to do nothing."""
+        needed = []
+        for statement in statements:
+            index = _INDEX_DDL.match(statement)
+            if index:
+                cursor.execute("select to_regclass(%s) is not null", (index.group(1),))
+                if cursor.fetchone()[0]:
+                    continue
+            needed.append(statement)
+        return needed
 
     def enforced_primary_key(self, cursor: Any, table: str) -> frozenset[str] | None:
         """Read from the catalog, not assumed: a key dropped by hand is not enforced."""
