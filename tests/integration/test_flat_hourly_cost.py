@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import os
 import pathlib
 import re
@@ -195,6 +196,19 @@ def test_a_fresh_file_gets_no_fingerprint(tmp_path) -> None:
     later = sources.fingerprint_of(stat, now_ns=stat.st_ctime_ns + 10 * sources.RACY_NS)
     assert later is not None and later.startswith(f"{stat.st_size}-{stat.st_mtime_ns}-")
     assert listed.version.startswith("md5-") and listed.hashed
+
+
+def test_a_local_files_version_is_its_contents_md5_whether_read_or_told(tmp_path) -> None:
+    (tmp_path / "song_data" / "A").mkdir(parents=True)
+    body = b'{"song_id": "S1"}\n'
+    (tmp_path / "song_data" / "A" / "a.json").write_bytes(body)
+    expected = "md5-" + hashlib.md5(body, usedforsecurity=False).hexdigest()
+    read, told = sources.LocalSource(tmp_path).list("song_data/"), sources.LocalSource(tmp_path).list("song_data/")
+    (by_reading,) = read
+    (by_telling,) = told
+    assert by_reading.key == "song_data/A/a.json" and by_reading.version == expected  # the file read again
+    by_telling.read_as(body)  # the bytes a fetch thread read to stage
+    assert by_telling.hashed and by_telling.version == expected
 
 
 def test_the_added_columns_are_added_by_plain_alter_statements_on_either_engine() -> None:
