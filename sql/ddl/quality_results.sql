@@ -13,3 +13,6 @@ create table if not exists quality_results (
 )
 {{ table_options(diststyle='all', sortkey=['checked_at']) }};
 {{ index('quality_results_checked_at_idx', 'quality_results', ['checked_at']) }}
+-- the volume checks ask, every hour, whether a run checked each of the 7 days before: a probe by window_end
+-- reads the windows since that day, not the whole history of checks
+{{ index('quality_results_window_idx', 'quality_results', ['window_end', 'window_start']) }}

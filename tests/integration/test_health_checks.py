@@ -102,6 +102,9 @@ def test_half_the_usual_plays_after_a_week_warns_everywhere_people_look(dag, wee
     assert passed and observed == str(plays(week_source, DAYS[0]))
     assert expected == "no history yet: 0 of 7 periods before were checked (needs 7)"
     assert webhook.received == []  # nothing to warn about in the first week
+    for checked, day in enumerate(DAYS[:-1]):  # each day's history: the days checked before it, and no others
+        _, _, _, expected = result(db, f"history-{day}", "songplays_volume")
+        assert expected == f"no history yet: {checked} of 7 periods before were checked (needs 7)"
 
     # new users: those whose first event of all the staged days falls in the day, counted from the lines
     first_seen: dict[int, int] = {}
@@ -128,7 +131,8 @@ def test_half_the_usual_plays_after_a_week_warns_everywhere_people_look(dag, wee
     assert summary["warnings"] >= 1  # the run succeeded, with warnings
     passed, severity, observed, _ = result(db, "halved", "songplays_volume")
     assert (passed, severity) == (False, "warn")
-    assert observed.startswith(f"{today}: {ratio:.2f} × the median {usual:g} of ")
+    week_before = [plays(week_source, day) for day in reversed(DAYS[:-1])]  # the day before first
+    assert observed == f"{today}: {ratio:.2f} × the median {usual:g} of {week_before}"
     extra = outlet_events[assets[0]].extra
     warned = {w["check"]: w for w in extra["warnings"]}
     assert warned["songplays_volume"]["observed"] == observed and extra["checks"]["warnings"] == len(warned)
