@@ -1,4 +1,6 @@
--- quality_results: one row per data-quality check per run, for charting quality over time.
+-- quality_results: one row per data-quality check per run, for charting quality over time. The volume
+-- checks ask it every hour whether a run checked each of the 7 days before: the index on window_end finds
+-- that in the rows of the windows since, not in the whole history of checks.
 create table if not exists quality_results (
     run_id varchar(256) not null,
     window_start timestamp,
@@ -13,6 +15,4 @@ create table if not exists quality_results (
 )
 {{ table_options(diststyle='all', sortkey=['checked_at']) }};
 {{ index('quality_results_checked_at_idx', 'quality_results', ['checked_at']) }}
--- the volume checks ask, every hour, whether a run checked each of the 7 days before: a probe by window_end
--- reads the windows since that day, not the whole history of checks
 {{ index('quality_results_window_idx', 'quality_results', ['window_end', 'window_start']) }}

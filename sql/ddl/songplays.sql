@@ -1,5 +1,5 @@
--- songplays (fact): one row per NextSong event. songplay_id is a hash of the event's identity, so a
--- rerun of any window writes the same ids.
+-- songplays (fact): one row per NextSong event. songplay_id is the play's time to the millisecond, then a
+-- hash of the event's identity (decision 0001): ids sort by time, and a rerun of any window writes the same ids.
 create table if not exists songplays (
     songplay_id varchar(32) not null,
     start_time timestamp not null,

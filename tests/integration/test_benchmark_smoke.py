@@ -121,3 +121,14 @@ def test_the_plans_of_the_loads_that_ran_are_reported_with_what_they_rely_on(ben
     time_load = plans["insert into time"]
     assert time_load["rows"] == results["dag_month"]["rows"]["time"] > 0
     assert "relies on: " in stdout
+
+
+def test_the_volume_history_benchmark_runs_and_agrees_with_the_former_count(postgres_server: str) -> None:
+    # the benchmark asserts that one statement and a count per day find the same 7 days checked
+    command = [sys.executable, "-m", "benchmarks.volume_history", "--hours=400", "--checks=3", "--repeat=2"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "quality_results: 1,200 rows (400 hourly runs x 3 checks)" in done.stdout
+    assert (
+        "with quality_results_window_idx" in done.stdout and "former (a count per day, no index) / now:" in done.stdout
+    )

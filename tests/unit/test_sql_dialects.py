@@ -33,6 +33,10 @@ def test_postgres_ddl_has_the_indexes_an_hourly_run_needs() -> None:
     statements = ddl_statements("postgres")
     assert "create index if not exists songplays_start_time_idx on songplays (start_time)" in statements
     assert "create index if not exists staging_events_ts_idx on staging_events (ts)" in statements
+    # the volume checks' hourly probe of the checks recorded for each of the 7 days before
+    assert "create index if not exists quality_results_window_idx on quality_results (window_end, window_start)" in (
+        statements
+    )
     assert not any("sortkey" in s or "diststyle" in s for s in statements)
 
 
@@ -60,3 +64,43 @@ def test_the_primary_key_is_declared_once_in_the_catalogue() -> None:
         assert "primary key (" not in ddl and "{{ primary_key() }}" in ddl
         rendered = next(s for s in ddl_statements("postgres", [name]) if f"create table if not exists {name}" in s)
         assert f"primary key ({', '.join(declared)})" in rendered
+
+
+class _Recorder:
+    """A cursor that keeps what it is asked to run and answers nothing."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, dict]] = []
+
+    def execute(self, sql: str, params: dict) -> None:
+        self.ran.append((sql, params))
+
+    def fetchall(self) -> list:
+        return []
+
+
+def test_a_volume_checks_history_statements_parse_as_redshift_with_every_window_bound() -> None:
+    import datetime as dt
+
+    from sparkify.quality import health
+
+    hour = dt.datetime(2018, 11, 8, 13)
+    windows = [
+        {"window_start": hour - dt.timedelta(days=n), "window_end": hour - dt.timedelta(days=n, hours=-1)}
+        for n in range(1, 8)
+    ]
+    cursor = _Recorder()
+    health.covered(cursor, "quality_results", windows)
+    health.counts(
+        cursor,
+        "select count(*) from songplays where start_time >= %(window_start)s and start_time < %(window_end)s",
+        windows,
+    )
+    assert len(cursor.ran) == 2  # one statement each, whatever the number of windows
+    for sql, params in cursor.ran:
+        assert sorted(params) == sorted(f"window_{edge}_{n}" for n in range(7) for edge in ("start", "end"))
+        literal = sql
+        for name, value in params.items():
+            literal = literal.replace(f"%({name})s", f"'{value:%Y-%m-%d %H:%M:%S}'")
+        assert "%(" not in literal
+        parses_as_redshift(literal)
