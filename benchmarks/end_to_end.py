@@ -45,6 +45,9 @@ PARTS = ("floor", "dag", "hourly", "memory", "s3", "plans")
 # issue 23's targets (issue 12's were 4 x, 1.5 x and 1.2 x per task): printed beside each figure, never asserted
 TARGETS = {"dag_over_floor": 2.0, "stage_events_over_floor": 1.1, "hourly_loads_and_checks": 1.1, "noop_seconds": 1.0}
 UTC = dt.UTC
+#: the volume checks' history_days (sql/models/*.yml): the same hour of each of these days before an hour
+#: measured after history runs hourly first, as a schedule would have run it
+HISTORY_DAYS = 7
 OTHER_PLANS_SECONDS = 0.02  # the hour after history: statements other than loads printed from this duration
 
 
@@ -271,6 +274,7 @@ class Benchmark:
         after = (ds.month_end, ds.month_end + dt.timedelta(hours=1))
         if not hasattr(self, "month_dsn"):
             raise RuntimeError("the hourly part needs the dag part (the month's history) in the same run")
+        replayed = self.replay_same_hour(after[0], "dag-hour-before-30-days")
         # every hour compared runs as instrumented as the others (auto_explain logs each statement's plan):
         # the first hour was not, and the later ones paid for it
         with ran_plans.captured(f"{self.args.db_prefix}_month", 0):
@@ -283,6 +287,7 @@ class Benchmark:
             )
         ran_plans.enable(f"{self.args.db_prefix}_month", self.args.plans_over_ms)  # the months of history: as before
         late["window"] = [after[0].isoformat(), after[1].isoformat()]
+        late["same_hour_before"] = replayed
         late.update(events_between(self.month_dsn, *after))
         # the same hour again, and the whole month again: every day file is staged, nothing to do
         late["noop_stage_events"] = stage_events_noop(self.month_dsn, ds.folder, *after)
@@ -305,6 +310,23 @@ class Benchmark:
         self.results["hourly"] = {"first_hour": early, **hourly}
         settings.drop_database(f"{self.args.db_prefix}_hour")
 
+    def replay_same_hour(self, hour: dt.datetime, log: str) -> dict[str, Any]:
+        """The hour before ``hour`` on each of the ``HISTORY_DAYS`` days before, each as its own hourly run,
+        as a schedule would have run it: the history an hourly run is compared with (a volume check reads
+        the values these runs recorded, where a month's run left only a month's). The hours were loaded
+        by the months' runs already: each run stages nothing and loads the same rows again."""
+        began = time.perf_counter()
+        for back in range(HISTORY_DAYS, 0, -1):
+            start = hour - dt.timedelta(days=back)
+            self.run_dag(
+                env=self.env(self.month_dsn),
+                warehouse_dsn=self.month_dsn,
+                start=start,
+                end=start + dt.timedelta(hours=1),
+                log=self.logs / f"{log}-{back}.log",
+            )
+        return {"runs": HISTORY_DAYS, "seconds": time.perf_counter() - began}
+
     def hour_after_history(self, months: int) -> dict[str, Any]:
         """Months 2..``months`` through the DAG, then the first hour after them (see benchmarks.history)."""
         from benchmarks.history import hour_label, load_history
@@ -320,6 +342,7 @@ class Benchmark:
         start = self.dataset.month_window(months)[1]
         after = (start, start + dt.timedelta(hours=1))
         days = 30 * months
+        replayed = self.replay_same_hour(start, f"dag-hour-before-{days}-days")
         # every load of that hour, whatever its duration: the plans that keep an hour's cost flat
         with ran_plans.captured(f"{self.args.db_prefix}_month", 0) as plans:
             hour = run_month(*after, f"dag-hour-after-{days}-days.log")
@@ -329,6 +352,7 @@ class Benchmark:
             p for p in plans if not ran_plans.is_load(p["statement"]) and p["seconds"] >= OTHER_PLANS_SECONDS
         ]
         hour["window"] = [after[0].isoformat(), after[1].isoformat()]
+        hour["same_hour_before"] = replayed
         hour.update(events_between(self.month_dsn, *after))
         hour["noop_stage_events"] = stage_events_noop(self.month_dsn, self.dataset.folder, *after)
         return {hour_label(days): hour}
@@ -622,6 +646,12 @@ def _report_hours(hourly: dict[str, Any], history: list[dict[str, Any]], add: Ca
             f"   after {days} days: {hour['window'][0][:13]}h, {hour['events']:,} events, {hour['plays']:,} plays;"
             f" {hour['staged_events_total']:,} events staged"
         )
+        if "same_hour_before" in hour:
+            replayed = hour["same_hour_before"]
+            add(
+                f"   before it, the same hour of the {replayed['runs']} days before, each an hourly run as a schedule"
+                f" runs it (the history its volume checks read): {_fmt(replayed['seconds'])} s"
+            )
     for month in history:
         add(
             f"   month {month['month']} loaded in {_fmt(month['seconds'])} s ({month['state']}); retention retired"

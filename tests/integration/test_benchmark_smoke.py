@@ -93,6 +93,8 @@ def test_the_hourly_comparison_covers_same_sized_hours_task_by_task(bench_result
     first, late = hourly["first_hour"], hourly["after_30_days"]
     assert first["window"][0].startswith("2018-11-01T00:00") and late["window"][0].startswith("2018-12-01T00:00")
     assert late["staged_events_total"] > first["staged_events_total"]  # the month's history is there
+    # before the later hour, the same hour of each of the 7 days before ran hourly: the checks' history
+    assert late["same_hour_before"]["runs"] == 7 and positive(late["same_hour_before"]["seconds"])
     per_task = results["ratios"]["hourly_after_30_days_over_first"]["per_task"]
     assert set(per_task) == TASKS and all(positive(r) for r in per_task.values())
 
@@ -132,3 +134,4 @@ def test_the_volume_history_benchmark_runs_and_agrees_with_the_former_count(post
     assert (
         "with quality_results_window_idx" in done.stdout and "former (a count per day, no index) / now:" in done.stdout
     )
+    assert "the check's own values of the 7 days before (health.recorded, quality_results_check_idx):" in done.stdout

@@ -188,6 +188,18 @@ def test_create_tables_adds_the_ledger_columns_to_an_older_ledger(dag, db) -> No
     copy.copy(dag.get_task("create_tables")).execute({})  # and again: nothing left to add
 
 
+def test_create_tables_adds_the_observed_value_to_older_quality_results(dag, db) -> None:
+    recreate_tables(db)
+    db.execute("alter table quality_results drop column observed_value")
+    copy.copy(dag.get_task("create_tables")).execute({})
+    found = rows(
+        db,
+        "select data_type from information_schema.columns"
+        " where table_name = 'quality_results' and column_name = 'observed_value'",
+    )
+    assert found == [("double precision",)]
+
+
 def test_a_fresh_file_gets_no_fingerprint(tmp_path) -> None:
     (tmp_path / "a.json").write_text("{}\n")
     (listed,) = sources.LocalSource(tmp_path).list("")
@@ -226,12 +238,18 @@ def test_the_added_columns_are_added_by_plain_alter_statements_on_either_engine(
             return [(c, "character varying", 256) for c in self.columns]
 
     old_ledger = ["table_name", "object_key", "object_version", "object_size", "row_count", "load_unit", "loaded_at"]
-    assert missing_columns(Cursor(old_ledger)) == [
+    ledger = ["staging_ledger"]
+    assert missing_columns(Cursor(old_ledger), tables=ledger) == [
         "alter table staging_ledger add column object_fingerprint varchar(128)",
         "alter table staging_ledger add column retired_at timestamp",
         "alter table staging_ledger add column audited_margin_seconds bigint",
     ]
-    assert missing_columns(Cursor([*old_ledger, "object_fingerprint", "retired_at", "audited_margin_seconds"])) == []
+    added = [*old_ledger, "object_fingerprint", "retired_at", "audited_margin_seconds"]
+    assert missing_columns(Cursor(added), tables=ledger) == []
+    old_results = ["run_id", "window_start", "window_end", "table_name", "check_name", "observed", "checked_at"]
+    assert missing_columns(Cursor(old_results), tables=["quality_results"]) == [
+        "alter table quality_results add column observed_value double precision"
+    ]
     assert missing_columns(Cursor([])) == []  # no such table yet: create table made it whole
     assert missing_columns(Cursor(old_ledger), tables=["songs"]) == []
 

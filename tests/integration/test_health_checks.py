@@ -146,6 +146,46 @@ def test_half_the_usual_plays_after_a_week_warns_everywhere_people_look(dag, wee
     assert staged_observed.startswith(f"{staged_today}: {staged_today / staged_usual:.2f} × ")
 
 
+def test_a_volume_check_compares_with_each_days_count_as_it_was_last_checked(dag, week_source, db) -> None:
+    run_window(
+        dag, midnight(DAYS[0]), midnight(DAYS[-1]) + dt.timedelta(days=1), week_source, skip=("run_quality_checks",)
+    )
+    for day in DAYS[:-1]:
+        check(tables=["songplays"]).execute(day_context(day, f"history-{day}"))
+    recorded = rows(
+        db,
+        "select window_start, observed_value from quality_results where check_name = 'songplays_volume'"
+        " order by window_start",
+    )
+    assert recorded == [(midnight(day).replace(tzinfo=None), float(plays(week_source, day))) for day in DAYS[:-1]]
+
+    # a day's plays deleted by hand after it was checked: the day's history is the count its check saw
+    gone = DAYS[3]
+    with db.cursor() as cursor:
+        cursor.execute(
+            "delete from songplays where start_time >= %s and start_time < %s",
+            (midnight(gone), midnight(gone) + dt.timedelta(days=1)),
+        )
+    check(tables=["songplays"]).execute(day_context(HALVED, "after-delete"))
+    as_checked = [plays(week_source, day) for day in reversed(DAYS[:-1])]  # the day before first
+    assert result(db, "after-delete", "songplays_volume")[2].endswith(f" of {as_checked}")
+
+    # a later run over a wider window holding that day checks it again (and fails: its plays are gone):
+    # the count is taken anew from then on
+    wider = {
+        "params": {
+            "window_start": midnight(gone).isoformat(),
+            "window_end": (midnight(gone) + dt.timedelta(days=2)).isoformat(),
+        },
+        "run_id": "wider",
+    }
+    with pytest.raises(AirflowFailException, match="loaded_equals_staged"):
+        check(tables=["songplays"]).execute(wider)
+    check(tables=["songplays"]).execute(day_context(HALVED, "after-wider"))
+    as_now = [0 if day == gone else plays(week_source, day) for day in reversed(DAYS[:-1])]
+    assert result(db, "after-wider", "songplays_volume")[2].endswith(f" of {as_now}")
+
+
 def scheduled_hour(start: dt.datetime, run_type: str) -> dict:
     run_id = f"{run_type}__{start.isoformat()}"
     return {

@@ -37,6 +37,11 @@ def test_postgres_ddl_has_the_indexes_an_hourly_run_needs() -> None:
     assert "create index if not exists quality_results_window_idx on quality_results (window_end, window_start)" in (
         statements
     )
+    # and of the values the check recorded of them
+    check_idx = (
+        "create index if not exists quality_results_check_idx on quality_results (table_name, check_name, window_end)"
+    )
+    assert check_idx in statements
     assert not any("sortkey" in s or "diststyle" in s for s in statements)
 
 
@@ -96,8 +101,15 @@ def test_a_volume_checks_history_statements_parse_as_redshift_with_every_window_
         "select count(*) from songplays where start_time >= %(window_start)s and start_time < %(window_end)s",
         windows,
     )
-    assert len(cursor.ran) == 2  # one statement each, whatever the number of windows
-    for sql, params in cursor.ran:
+    health.recorded(cursor, "quality_results", "songplays", "songplays_volume", windows)
+    assert len(cursor.ran) == 3  # one statement each, whatever the number of windows
+    *numbered, (own_values, bounds) = cursor.ran
+    literal = own_values
+    for name, value in bounds.items():
+        literal = literal.replace(f"%({name})s", f"'{value}'")
+    assert "%(" not in literal
+    parses_as_redshift(literal)
+    for sql, params in numbered:
         assert sorted(params) == sorted(f"window_{edge}_{n}" for n in range(7) for edge in ("start", "end"))
         literal = sql
         for name, value in params.items():

@@ -19,6 +19,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("staging_ledger", "object_fingerprint", "varchar(128)"),
     ("staging_ledger", "retired_at", "timestamp"),
     ("staging_ledger", "audited_margin_seconds", "bigint"),
+    ("quality_results", "observed_value", "double precision"),
 )
 
 

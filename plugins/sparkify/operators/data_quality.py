@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,15 @@ class CheckResult:
     def severity(self) -> str:
         """The severity this result carries: the check's, or the level a health check reached."""
         return self.verdict.severity if self.verdict is not None else self.check.severity
+
+    @property
+    def value(self) -> float | None:
+        """The observed value as a number, if it is one: what ``quality_results.observed_value`` holds."""
+        if self.verdict is not None:
+            return self.verdict.value
+        if isinstance(self.observed, bool) or not isinstance(self.observed, (int, float, decimal.Decimal)):
+            return None
+        return float(self.observed)
 
     @property
     def warned(self) -> bool:
@@ -242,13 +252,15 @@ class DataQualityOperator(WarehouseOperator):
                 str(r.observed)[:1024],
                 r.expected_text[:1024],
                 now,
+                r.value,
             )
             for r in results
         ]
         with warehouse.transaction() as cursor:
             cursor.executemany(
                 f"insert into {self.results_table} (run_id, window_start, window_end, table_name, check_name,"
-                " severity, passed, observed, expected, checked_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " severity, passed, observed, expected, checked_at, observed_value)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 rows,
             )
 

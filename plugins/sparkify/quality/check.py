@@ -42,6 +42,9 @@ class Verdict:
     expected: str
     passed: bool
     severity: str = "warn"
+    #: the number observed, if one (a volume check's count): recorded as ``observed_value``, the history
+    #: that later runs compare with
+    value: float | None = None
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,51 @@ def covered(cursor: Any, results_table: str, windows: list[dict[str, Any]]) -> l
     return [n in found for n in range(len(windows))]
 
 
+def recorded(cursor: Any, results_table: str, table: str, check: str, windows: list[dict[str, Any]]) -> list[Any]:
+    """For each of ``windows``, what the check ``table``.``check`` recorded of it: the value (``observed_value``)
+    when its latest result covering the window was for that very window; ``COVERED`` when that latest result
+    was for a wider window (a month's run, a backfill: the count must be taken again); ``None`` when the
+    check recorded nothing covering it.
+
+    An hourly run finds the value of each of the 7 days before here, in one statement over the check's own
+    results (``quality_results_check_idx``), instead of counting each day's rows again: the hour after a
+    year costs what the hour after a week does, and what the first hour does. The value is the window's as
+    it was last checked; a run that reloads it records the new one."""
+    if not windows:
+        return []
+    cursor.execute(
+        f"select r.window_start, r.window_end, r.checked_at, r.observed_value from {check_identifier(results_table)}"
+        " as r where r.table_name = %(table)s and r.check_name = %(check)s"
+        " and r.window_end >= %(oldest_end)s and r.window_start <= %(newest_start)s",
+        {
+            "table": table,
+            "check": check,
+            "oldest_end": min(w["window_end"] for w in windows),
+            "newest_start": max(w["window_start"] for w in windows),
+        },
+    )
+    found = cursor.fetchall()
+    answers: list[Any] = []
+    for window in windows:
+        start, end = _naive(window["window_start"]), _naive(window["window_end"])
+        holding = [row for row in found if row[0] <= start and row[1] >= end]
+        if not holding:
+            answers.append(None)
+            continue
+        first, last, _, value = max(holding, key=lambda row: row[2])
+        answers.append(value if (first, last) == (start, end) and value is not None else COVERED)
+    return answers
+
+
+#: :func:`recorded`'s answer for a window that the check's latest result holds in a wider window
+COVERED = "covered"
+
+
+def _naive(moment: Any) -> dt.datetime:
+    # the results table holds UTC without a zone (timestamp); a window's bounds may carry one
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
 def counts(cursor: Any, sql: str, windows: list[dict[str, Any]]) -> list[int]:
     """``sql`` (a count over ``%(window_start)s`` and ``%(window_end)s``) for each of ``windows``, in one
     statement (one round trip, not one per window)."""
@@ -195,21 +240,35 @@ def volume(ctx: CheckContext, arg: Any, name: str | None, common: dict[str, Any]
             {"window_start": params["window_start"] - period * back, "window_end": params["window_end"] - period * back}
             for back in range(1, days + 1)
         ]
+        # each period's count, the day before first: the value this check recorded of it if it can
+        # (recorded), else counted again if a run checked it (covered); a period no run checked is no history
+        known: list[Any] = [COVERED] * len(shifted)
         if facts.results_table:
-            shifted = [w for w, yes in zip(shifted, covered(cursor, facts.results_table, shifted), strict=True) if yes]
-        history = counts(cursor, sql, shifted)
+            known = recorded(cursor, facts.results_table, ctx.table, label, shifted)
+            unknown = [n for n, value in enumerate(known) if value is None]
+            checked = covered(cursor, facts.results_table, [shifted[n] for n in unknown])
+            for n, yes in zip(unknown, checked, strict=True):
+                known[n] = COVERED if yes else None
+        recount = [n for n, value in enumerate(known) if value is COVERED]
+        for n, count in zip(recount, counts(cursor, sql, [shifted[n] for n in recount]), strict=True):
+            known[n] = count
+        history = [int(value) for value in known if value is not None]
         if len(history) < min_days:
             note = f"no history yet: {len(history)} of {days} periods before were checked (needs {min_days})"
-            return Verdict(str(observed), note, True, severity)
+            return Verdict(str(observed), note, True, severity, value=observed)
         median = statistics.median(history)
         if median == 0:
             return Verdict(
-                f"{observed} (median of history 0)", f"{expected}: no ratio to a median of 0", True, severity
+                f"{observed} (median of history 0)",
+                f"{expected}: no ratio to a median of 0",
+                True,
+                severity,
+                value=observed,
             )
         ratio = observed / median
         passed = (low is None or ratio >= low) and (high is None or ratio <= high)
         text = f"{observed}: {ratio:.2f} × the median {median:g} of {history}"
-        return Verdict(text, expected, passed, severity)
+        return Verdict(text, expected, passed, severity, value=observed)
 
     severity = _severity(common, ctx.origin)
     common = {**common, "severity": severity, "scope": "window"}
