@@ -275,6 +275,7 @@ class Benchmark:
         if not hasattr(self, "month_dsn"):
             raise RuntimeError("the hourly part needs the dag part (the month's history) in the same run")
         replayed = self.replay_same_hour(after[0], "dag-hour-before-30-days")
+        vacuum = settings.wait_for_autovacuum(self.month_dsn)
         # every hour compared runs as instrumented as the others (auto_explain logs each statement's plan):
         # the first hour was not, and the later ones paid for it
         with ran_plans.captured(f"{self.args.db_prefix}_month", 0):
@@ -288,6 +289,7 @@ class Benchmark:
         ran_plans.enable(f"{self.args.db_prefix}_month", self.args.plans_over_ms)  # the months of history: as before
         late["window"] = [after[0].isoformat(), after[1].isoformat()]
         late["same_hour_before"] = replayed
+        late["autovacuum_waited"] = vacuum
         late.update(events_between(self.month_dsn, *after))
         # the same hour again, and the whole month again: every day file is staged, nothing to do
         late["noop_stage_events"] = stage_events_noop(self.month_dsn, ds.folder, *after)
@@ -343,6 +345,7 @@ class Benchmark:
         after = (start, start + dt.timedelta(hours=1))
         days = 30 * months
         replayed = self.replay_same_hour(start, f"dag-hour-before-{days}-days")
+        vacuum = settings.wait_for_autovacuum(self.month_dsn)
         # every load of that hour, whatever its duration: the plans that keep an hour's cost flat
         with ran_plans.captured(f"{self.args.db_prefix}_month", 0) as plans:
             hour = run_month(*after, f"dag-hour-after-{days}-days.log")
@@ -353,6 +356,7 @@ class Benchmark:
         ]
         hour["window"] = [after[0].isoformat(), after[1].isoformat()]
         hour["same_hour_before"] = replayed
+        hour["autovacuum_waited"] = vacuum
         hour.update(events_between(self.month_dsn, *after))
         hour["noop_stage_events"] = stage_events_noop(self.month_dsn, self.dataset.folder, *after)
         return {hour_label(days): hour}
@@ -631,6 +635,22 @@ def _relies_on(row: dict[str, Any]) -> str:
     return "; ".join(parts) or "-"
 
 
+def _report_before(hour: dict[str, Any], add: Callable[[str], None]) -> None:
+    """What ran before a later hour was measured: its history, then the wait for autovacuum."""
+    if "same_hour_before" in hour:
+        replayed = hour["same_hour_before"]
+        add(
+            f"   before it, the same hour of the {replayed['runs']} days before, each an hourly run as a schedule"
+            f" runs it (the history its volume checks read): {_fmt(replayed['seconds'])} s"
+        )
+    if "autovacuum_waited" in hour:
+        waited = hour["autovacuum_waited"]
+        add(
+            f"   then waited {_fmt(waited['seconds'])} s for autovacuum to finish"
+            f" ({waited['workers']:.0f} worker(s) seen): the months' bulk loads are vacuumed, not the hour measured"
+        )
+
+
 def _report_hours(hourly: dict[str, Any], history: list[dict[str, Any]], add: Callable[[str], None]) -> None:
     """Section 3: each later hour against the first hour, task by task, and the no-op stagings."""
     first = hourly["first_hour"]
@@ -646,12 +666,7 @@ def _report_hours(hourly: dict[str, Any], history: list[dict[str, Any]], add: Ca
             f"   after {days} days: {hour['window'][0][:13]}h, {hour['events']:,} events, {hour['plays']:,} plays;"
             f" {hour['staged_events_total']:,} events staged"
         )
-        if "same_hour_before" in hour:
-            replayed = hour["same_hour_before"]
-            add(
-                f"   before it, the same hour of the {replayed['runs']} days before, each an hourly run as a schedule"
-                f" runs it (the history its volume checks read): {_fmt(replayed['seconds'])} s"
-            )
+        _report_before(hour, add)
     for month in history:
         add(
             f"   month {month['month']} loaded in {_fmt(month['seconds'])} s ({month['state']}); retention retired"

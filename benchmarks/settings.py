@@ -53,3 +53,25 @@ def ensure_server() -> None:
     import subprocess
 
     subprocess.run([str(ROOT / "scripts" / "pg.sh"), "up"], check=True, capture_output=True)
+
+
+def wait_for_autovacuum(dsn: str, timeout: float = 600.0) -> dict[str, float]:
+    """Wait until no autovacuum worker runs in the database of ``dsn``, up to ``timeout`` seconds.
+
+    A month's bulk load leaves autovacuum working on the big tables for minutes after it (on two cores, it
+    takes one): an hour measured then pays for the load before it. Returns the seconds waited and the most
+    workers seen, which the report prints beside the hour."""
+    import time
+
+    began, most = time.perf_counter(), 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.perf_counter() - began < timeout:
+            (workers,) = conn.execute(
+                "select count(*) from pg_stat_activity"
+                " where backend_type = 'autovacuum worker' and datname = current_database()"
+            ).fetchone()
+            most = max(most, workers)
+            if not workers:
+                break
+            time.sleep(1.0)
+    return {"seconds": time.perf_counter() - began, "workers": most}

@@ -95,6 +95,7 @@ def test_the_hourly_comparison_covers_same_sized_hours_task_by_task(bench_result
     assert late["staged_events_total"] > first["staged_events_total"]  # the month's history is there
     # before the later hour, the same hour of each of the 7 days before ran hourly: the checks' history
     assert late["same_hour_before"]["runs"] == 7 and positive(late["same_hour_before"]["seconds"])
+    assert late["autovacuum_waited"]["seconds"] >= 0 and late["autovacuum_waited"]["workers"] >= 0
     per_task = results["ratios"]["hourly_after_30_days_over_first"]["per_task"]
     assert set(per_task) == TASKS and all(positive(r) for r in per_task.values())
 
