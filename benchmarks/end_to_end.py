@@ -10,7 +10,8 @@ Measured in one run, on one data set (``.local/bench-<N>/``, generated once by t
    ``LIKE staging_events INCLUDING ALL`` (and without its indexes);
 2. the whole DAG over the month on an empty warehouse (``airflow dags test``, params window_start and
    window_end), per-task seconds from Airflow's metadata database, ratios to the floor;
-3. an hour's run after the month (day 31, held back) against the first hour on an empty warehouse;
+3. an hour's run after the month (day 31, held back), once the same hour of the 7 days before has run
+   hourly and autovacuum is done, against the first hour on an empty warehouse;
 4. peak memory of stage_events staging the month alone, in a child process;
 5. S3: the stage_songs operator fetching many small objects behind per-request latency, against a
    sequential loop;
