@@ -392,6 +392,27 @@ def test_an_emptied_staging_table_is_refused_not_published(dag, clean_source, db
     assert snapshot(db) == published
 
 
+def test_rows_deleted_from_one_staged_object_are_named_with_its_counts(dag, clean_source, db) -> None:
+    run_window(dag, START, END, clean_source)
+    published = snapshot(db)
+    day1 = faults.day_file(clean_source, DAY1)
+    key = day1.relative_to(clean_source).as_posix()
+    in_file = len([line for line in faults.lines(day1) if line.strip()])  # the file's records, from the file
+    # three of its staged rows deleted by hand; the other day file keeps all of its rows
+    db.execute(
+        "delete from staging_events where ctid in"
+        " (select ctid from staging_events where _source_key = %s order by ts limit 3)",
+        (key,),
+    )
+
+    with pytest.raises(AirflowFailException, match="fewer rows than the staging ledger recorded") as error:
+        run_window(dag, START, END, clean_source)
+    message = str(error.value)
+    assert f"{day1}: {in_file - 3} of {in_file} rows" in message
+    assert "for 1 object(s)" in message, "only the object that lost rows is named"
+    assert snapshot(db) == published
+
+
 def test_a_summary_counts_the_objects_another_run_staged_first(dag, clean_source, warehouse_dsn, monkeypatch) -> None:
     """Issue 10, item 12: two runs stage the same day files; the one that loses the race says so."""
     from sparkify.sources import LocalSource

@@ -38,21 +38,35 @@ _NAMED = 5  # objects (and lines per object) named in a message; the rest are co
 
 
 def vanished_rows(warehouse: Warehouse, table: str, keys: list[str]) -> list[tuple[str, int, int]]:
-    """``(object, rows the ledger recorded, rows staged now)`` for each of ``keys`` that lost rows."""
+    """``(object, rows the ledger recorded, rows staged now)`` for each of ``keys`` that lost rows.
+
+    Two statements, not one join: the ledger's rows first, then one count per load unit, its units given
+    as literals. Joined in one statement, the planner sized the join at a thousandth of the rows (it cannot
+    know which units the ledger rows name) and sorted every staged row of the units to count them: 0.72 s
+    for three day files at 10 M events, every hour; the count by literal units is one index-only scan of
+    ``_source_key`` with a hash or group aggregate, 0.08 s."""
     if not keys:
         return []
     with warehouse.transaction() as cursor:
         cursor.execute(
-            "select l.object_key, l.row_count, count(t._source_key)"
-            f" from staging_ledger as l left join {table} as t on t._source_key = l.load_unit"
-            " where l.table_name = %s and l.row_count is not null and l.retired_at is null"
-            f" and l.object_key in ({placeholders(keys)})"
-            " group by l.object_key, l.row_count"
-            " having count(t._source_key) <> l.row_count"
-            " order by l.object_key",
+            "select object_key, row_count, load_unit from staging_ledger"
+            " where table_name = %s and row_count is not null and retired_at is null"
+            f" and object_key in ({placeholders(keys)})",
             (table, *keys),
         )
-        return [(key, int(recorded), int(staged)) for key, recorded, staged in cursor.fetchall()]
+        recorded = cursor.fetchall()
+        units = sorted({unit for _, _, unit in recorded})
+        if not units:
+            return []
+        cursor.execute(
+            f"select _source_key, count(*) from {table} where _source_key in ({placeholders(units)})"
+            " group by _source_key",
+            tuple(units),
+        )
+        staged = {unit: int(count) for unit, count in cursor.fetchall()}
+    return sorted(
+        (key, int(count), staged.get(unit, 0)) for key, count, unit in recorded if staged.get(unit, 0) != int(count)
+    )
 
 
 def audited(warehouse: Warehouse, table: str, keys: Iterable[str], margin: dt.timedelta) -> set[str]:
