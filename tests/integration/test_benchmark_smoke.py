@@ -96,6 +96,11 @@ def test_the_hourly_comparison_covers_same_sized_hours_task_by_task(bench_result
     # before the later hour, the same hour of each of the 7 days before ran hourly: the checks' history
     assert late["same_hour_before"]["runs"] == 7 and positive(late["same_hour_before"]["seconds"])
     assert late["autovacuum_waited"]["seconds"] >= 0 and late["autovacuum_waited"]["workers"] >= 0
+    # each hour ran three times; a load's or check's seconds are the least of its runs
+    for hour in (first, late):
+        assert len(hour["runs_loads_and_checks"]) == 3 and all(positive(s) for s in hour["runs_loads_and_checks"])
+        loads_and_checks = [t for t in TASKS if t.startswith("load_") or t == "run_quality_checks"]
+        assert sum(hour["tasks"][t]["seconds"] for t in loads_and_checks) <= min(hour["runs_loads_and_checks"]) + 1e-9
     per_task = results["ratios"]["hourly_after_30_days_over_first"]["per_task"]
     assert set(per_task) == TASKS and all(positive(r) for r in per_task.values())
 
