@@ -133,3 +133,23 @@ def floor_csv(dataset: Dataset) -> Path:
                     out.write(",".join(_csv_value(v) for v in values) + "," + quoted_key + "\n")
     partial.rename(path)
     return path
+
+
+def warm_month_inputs(dataset: Dataset) -> dict[str, float]:
+    """Read every file the month's run reads (its day files, every song file, the JSONPaths file) once, in
+    1 MiB chunks, so that the run finds them in the page cache as the floor finds its CSV (the floor warms
+    it the same way). Without it, whatever ran before evicts them: right after the floor, the month's
+    ``stage_songs`` took 5.6 s for 3,000 song files at 1 M events instead of 1.0 s, and the first day file
+    at 10 M 18 s instead of 6. Returns the files and bytes read and the seconds it took."""
+    import time
+
+    began = time.perf_counter()
+    paths = [path for _, path in staged_day_files(dataset)]
+    paths += sorted((dataset.folder / "song_data").rglob("*.json"))
+    paths.append(dataset.folder / "log_json_path.json")
+    size = 0
+    for path in paths:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                size += len(chunk)
+    return {"files": len(paths), "bytes": size, "seconds": time.perf_counter() - began}

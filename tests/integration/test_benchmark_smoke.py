@@ -75,6 +75,8 @@ def test_the_month_run_has_every_task_timed_by_airflow(bench_results) -> None:
     results, _ = bench_results
     month = results["dag_month"]
     assert month["state"] == "success"
+    # its inputs were read once before it: the month's day files, every song file and the JSONPaths file
+    assert month["inputs_warmed"]["files"] == results["dataset"]["song_files"] + 31 + 1
     assert set(month["tasks"]) == TASKS
     assert all(
         t["state"] == "success" and t["seconds"] is not None and t["seconds"] >= 0 for t in month["tasks"].values()
