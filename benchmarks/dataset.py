@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from generate_demo_data import LOG_JSONPATHS, generate
 from benchmarks.settings import LOCAL
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 START = dt.date(2018, 11, 1)
@@ -135,21 +137,27 @@ def floor_csv(dataset: Dataset) -> Path:
     return path
 
 
-def warm_month_inputs(dataset: Dataset) -> dict[str, float]:
-    """Read every file the month's run reads (its day files, every song file, the JSONPaths file) once, in
-    1 MiB chunks, so that the run finds them in the page cache as the floor finds its CSV (the floor warms
-    it the same way). Without it, whatever ran before evicts them: right after the floor, the month's
-    ``stage_songs`` took 5.6 s for 3,000 song files at 1 M events instead of 1.0 s, and the first day file
-    at 10 M 18 s instead of 6. Returns the files and bytes read and the seconds it took."""
-    import time
-
-    began = time.perf_counter()
-    paths = [path for _, path in staged_day_files(dataset)]
-    paths += sorted((dataset.folder / "song_data").rglob("*.json"))
-    paths.append(dataset.folder / "log_json_path.json")
+def read_through(paths: Iterable[Path]) -> int:
+    """Read each file once, in 1 MiB chunks, so that what reads it next finds it in the page cache (never
+    whole: a whole-file buffer would raise this process's, and its children's, peak RSS, as Linux carries
+    it into vfork + exec). Returns the bytes read."""
     size = 0
     for path in paths:
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 size += len(chunk)
+    return size
+
+
+def warm_month_inputs(dataset: Dataset) -> dict[str, float]:
+    """Read every file the month's run reads (its day files, every song file, the JSONPaths file) once, so
+    that the run finds them in the page cache as the floor finds its CSV (the floor warms it the same way).
+    Without it, whatever ran before evicts them: right after the floor, the month's ``stage_songs`` took
+    5.6 s for 3,000 song files at 1 M events instead of 1.0 s, and the first day file at 10 M 18 s instead
+    of 6. Returns the files and bytes read and the seconds it took."""
+    began = time.perf_counter()
+    paths = [path for _, path in staged_day_files(dataset)]
+    paths += sorted((dataset.folder / "song_data").rglob("*.json"))
+    paths.append(dataset.folder / "log_json_path.json")
+    size = read_through(paths)
     return {"files": len(paths), "bytes": size, "seconds": time.perf_counter() - began}

@@ -307,23 +307,20 @@ class Benchmark:
         for it). Returns :func:`benchmarks.history.best_of` the runs, and the first run's plans."""
         database = f"{self.args.db_prefix}_{purpose}"
         runs: list[dict[str, Any]] = []
-        with ran_plans.captured(database, 0) as plans:
-            runs.append(
-                self.run_dag(
-                    env=self.env(dsn), warehouse_dsn=dsn, start=window[0], end=window[1], log=self.logs / f"{log}.log"
-                )
-            )
-        with ran_plans.captured(database, 0):  # the same statements again: their plans are not kept
-            for again in range(1, HOUR_RUNS):
+        plans: list[dict[str, Any]] = []
+        for again in range(HOUR_RUNS):
+            with ran_plans.captured(database, 0) as captured:
                 runs.append(
                     self.run_dag(
                         env=self.env(dsn),
                         warehouse_dsn=dsn,
                         start=window[0],
                         end=window[1],
-                        log=self.logs / f"{log}-again-{again}.log",
+                        log=self.logs / (f"{log}.log" if again == 0 else f"{log}-again-{again}.log"),
                     )
                 )
+            if again == 0:
+                plans = captured  # the runs after it run the same statements again
         return best_of(runs), plans
 
     def replay_same_hour(self, hour: dt.datetime, log: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from benchmarks.dataset import read_through
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -40,9 +42,7 @@ def _copy(dsn: str, table: str, csv_path: Path) -> tuple[float, int]:
 
 def measure_floor(dsn: str, csv_path: Path) -> dict[str, float | int]:
     """Seconds to COPY the CSV into a fresh ``staging_events`` look-alike, with and without its indexes."""
-    with csv_path.open("rb") as warm:  # warm the page cache, as the pipeline's reads will be warm after generation
-        while warm.read(_CHUNK):  # in chunks: a whole-file buffer would raise this process's (and its
-            pass  # children's) peak RSS, as Linux carries it into vfork + exec
+    read_through([csv_path])  # the page cache, as the month's run reads its inputs (warm_month_inputs)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("drop table if exists floor_events, floor_events_bare")
         conn.execute("create table floor_events (like staging_events including all)")
