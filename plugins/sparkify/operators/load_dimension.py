@@ -25,7 +25,9 @@ class LoadDimensionOperator(ModelLoadOperator):
     * ``truncate-insert``: delete every row, then insert the model's rows (``delete`` rather than
       ``truncate``, which commits on Redshift and would break the atomicity);
     * ``append``: insert the model's rows;
-    * ``upsert``: replace the rows whose ``primary_key`` the model returns, insert the others.
+    * ``upsert``: replace the rows whose ``primary_key`` the model returns, insert the others. Where
+      the model returns every column of the table, a row equal to the table's (NULL matching NULL)
+      is left as it is: the counts are of rows written, and an unchanged dimension costs no writes.
 
     The model may use ``%(window_start)s`` and ``%(window_end)s``; the window then comes from the
     operator's arguments, the run params or the data interval, as for the fact load.
@@ -90,7 +92,19 @@ class LoadDimensionOperator(ModelLoadOperator):
         cursor.execute(f"create temp table {staged} as\n{with_literals(self.sql, params)}")
         gate(cursor, self.table, relation=staged)  # the rows this load publishes, checked before commit
         cursor.execute(f"select * from {staged} limit 0")
-        columns = ", ".join(d[0] for d in cursor.description)
+        names = [d[0] for d in cursor.description]
+        columns = ", ".join(names)
+        cursor.execute(f"select * from {self.table} limit 0")
+        if {d[0] for d in cursor.description} <= set(names):
+            # A row the table already holds as is needs no rewrite: an hour that restages no song writes
+            # no song, so the dimension's hourly cost follows its changes, not its size. (A model that
+            # leaves out a column rewrites its rows, as replacing them resets that column.)
+            unchanged = [f"{staged}.{k} = t.{k}" for k in self.primary_key] + [
+                f"({staged}.{c} = t.{c} or ({staged}.{c} is null and t.{c} is null))"  # NULL matches NULL
+                for c in names
+                if c not in self.primary_key
+            ]
+            cursor.execute(f"delete from {staged} using {self.table} as t where {' and '.join(unchanged)}")
         match = " and ".join(f"{self.table}.{k} = s.{k}" for k in self.primary_key)
         cursor.execute(f"delete from {self.table} using {staged} as s where {match}")
         deleted = cursor.rowcount
