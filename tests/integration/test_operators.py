@@ -179,9 +179,10 @@ def row_versions(db) -> dict:
 
 def test_an_upsert_writes_only_the_rows_that_differ_from_the_table(tables, models, db) -> None:
     (models / "models" / "users.sql").write_text("select user_id, first_name, last_name, gender, level from pending")
-    db.execute("create table pending (user_id integer, first_name varchar, last_name varchar, gender varchar, level varchar)")
-    held = [(1, "Ann", "Lee", "F", "free"), (2, "Bob", None, "M", "paid"), (3, "Cy", "Ray", "M", "free")]
-    db.execute("insert into users values (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)", sum(held, ()))
+    db.execute("create table pending (like users)")
+    db.execute(
+        "insert into users values (1, 'Ann', 'Lee', 'F', 'free'), (2, 'Bob', null, 'M', 'paid'), (3, 'Cy', 'Ray', 'M', 'free')"
+    )
     # 1 and 2 as held (2 with its NULL), 3 loses its last name, 4 is new
     db.execute(
         "insert into pending values (1, 'Ann', 'Lee', 'F', 'free'), (2, 'Bob', null, 'M', 'paid'),"
