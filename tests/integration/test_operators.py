@@ -181,7 +181,8 @@ def test_an_upsert_writes_only_the_rows_that_differ_from_the_table(tables, model
     (models / "models" / "users.sql").write_text("select user_id, first_name, last_name, gender, level from pending")
     db.execute("create table pending (like users)")
     db.execute(
-        "insert into users values (1, 'Ann', 'Lee', 'F', 'free'), (2, 'Bob', null, 'M', 'paid'), (3, 'Cy', 'Ray', 'M', 'free')"
+        "insert into users values (1, 'Ann', 'Lee', 'F', 'free'), (2, 'Bob', null, 'M', 'paid'),"
+        " (3, 'Cy', 'Ray', 'M', 'free')"
     )
     # 1 and 2 as held (2 with its NULL), 3 loses its last name, 4 is new
     db.execute(
