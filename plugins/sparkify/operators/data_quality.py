@@ -16,7 +16,7 @@ from sparkify.operators.base import WarehouseOperator
 from sparkify.quality import Check, load_checks
 from sparkify.quality.check import CADENCES, RunFacts, Verdict
 from sparkify.quality.gate import key_enforced
-from sparkify.quality.observe import observe, scalar
+from sparkify.quality.observe import AnswersOnce, observe, scalar
 from sparkify.window import Window, parse_instant, resolve_window
 
 if TYPE_CHECKING:
@@ -123,7 +123,8 @@ class DataQualityOperator(WarehouseOperator):
         params = window.sql_params if window else None
         facts = self._facts(context)
         results = []
-        with warehouse.transaction() as cursor:
+        with warehouse.transaction() as transaction:
+            cursor = AnswersOnce(transaction)  # the checks only read: a query asked twice is run once
             enforced = {t for t in {c.table for c in checks if c.implied_by_key} if key_enforced(warehouse, cursor, t)}
             checks = [c for c in checks if not (c.implied_by_key and c.table in enforced)]
             plain = [c for c in checks if c.evaluate is None]
