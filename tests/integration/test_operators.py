@@ -213,6 +213,19 @@ def test_an_upsert_writes_only_the_rows_that_differ_from_the_table(tables, model
     assert rows(db, "select user_id, last_name from users order by 1") == [(u, None) for u in (1, 2, 3, 4)]
 
 
+def test_an_upsert_into_a_table_with_a_json_column_rewrites_its_rows(tables, models, db) -> None:
+    # json has no "=": such a table cannot be compared row by row, so the upsert replaces every row given
+    db.execute("alter table users add column traits json")
+    db.execute("insert into users values (1, 'Ann', 'Lee', 'F', 'free', '{\"a\": 1}')")
+    (models / "models" / "users.sql").write_text(
+        "select 1 as user_id, 'Ann' as first_name, 'Lee' as last_name, 'F' as gender, 'paid' as level,"
+        " cast('{\"a\": 2}' as json) as traits"
+    )
+    result = LoadDimensionOperator(task_id="load", table="users", mode="upsert", primary_key="user_id").execute({})
+    assert result == {"rows_deleted": 1, "rows_inserted": 1}
+    assert rows(db, "select user_id, level, traits::text from users") == [(1, "paid", '{"a": 2}')]
+
+
 def test_a_fact_load_failing_midway_leaves_the_table_as_it_was(tables, models, db) -> None:
     db.execute("insert into songplays (songplay_id, start_time) values ('old', '2018-11-01 10:30')")
     with pytest.raises(Exception, match="division by zero"):

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from sparkify.warehouses.base import Warehouse
 
 MODES = ("truncate-insert", "append", "upsert")
+#: the column types (PostgreSQL type OIDs, which Redshift shares for these) whose values compare with
+#: ``=``: boolean, integers, text and character types, floats, numeric, dates, times, intervals, uuid. An
+#: upsert skips its unchanged rows only when every column of the table is one of them; a column of
+#: another type (json, Redshift's SUPER) has no ``=`` (or not one meaning "the same"), so it rewrites.
+COMPARABLE_TYPES = frozenset(
+    {16, 18, 19, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1266, 1700, 2950}
+)
 
 
 class LoadDimensionOperator(ModelLoadOperator):
@@ -26,8 +33,9 @@ class LoadDimensionOperator(ModelLoadOperator):
       ``truncate``, which commits on Redshift and would break the atomicity);
     * ``append``: insert the model's rows;
     * ``upsert``: replace the rows whose ``primary_key`` the model returns, insert the others. Where
-      the model returns every column of the table, a row equal to the table's (NULL matching NULL)
-      is left as it is: the counts are of rows written, and an unchanged dimension costs no writes.
+      the model returns every column of the table and each has an equality (:data:`COMPARABLE_TYPES`),
+      a row equal to the table's (NULL matching NULL) is left as it is: the counts are of rows
+      written, and an unchanged dimension costs no writes.
 
     The model may use ``%(window_start)s`` and ``%(window_end)s``; the window then comes from the
     operator's arguments, the run params or the data interval, as for the fact load.
@@ -95,10 +103,12 @@ class LoadDimensionOperator(ModelLoadOperator):
         names = [d[0] for d in cursor.description]
         columns = ", ".join(names)
         cursor.execute(f"select * from {self.table} limit 0")
-        if {d[0] for d in cursor.description} <= set(names):
+        held = {d[0]: d[1] for d in cursor.description}
+        if set(held) <= set(names) and all(code in COMPARABLE_TYPES for code in held.values()):
             # A row the table already holds as is needs no rewrite: an hour that restages no song writes
             # no song, so the dimension's hourly cost follows its changes, not its size. (A model that
-            # leaves out a column rewrites its rows, as replacing them resets that column.)
+            # leaves out a column rewrites its rows, as replacing them resets that column; so does a table
+            # with a column that has no equality, such as json.)
             unchanged = [f"{staged}.{k} = t.{k}" for k in self.primary_key] + [
                 f"({staged}.{c} = t.{c} or ({staged}.{c} is null and t.{c} is null))"  # NULL matches NULL
                 for c in names
