@@ -72,7 +72,8 @@ class RecordingCursor:
             # other tables (the ledger, whose added columns create_tables looks for) are up to date
             self._rows = [(c, "character varying", 256) for c in STAGING_COLUMNS.get(params[0], [])]
         elif sql.startswith("select * from") and "limit 0" in sql:
-            self.description = [("user_id",), ("level",)]
+            # DB-API's seven fields per column, type codes as redshift_connector gives them (int4, varchar)
+            self.description = [("user_id", 23, *[None] * 5), ("level", 1043, *[None] * 5)]
         elif sql.startswith("select coalesce(sum(case"):  # checks sharing a scan: one count each
             self._rows = [(0,) * sql.count(" then 1 else 0 end")]
         elif re.match(r"\s*select\s+max\(", sql, re.IGNORECASE):  # the newest of nothing: no timestamp

@@ -99,11 +99,9 @@ class LoadDimensionOperator(ModelLoadOperator):
         # Redshift takes no server-side parameters in CREATE TABLE AS: the window goes in as literals
         cursor.execute(f"create temp table {staged} as\n{with_literals(self.sql, params)}")
         gate(cursor, self.table, relation=staged)  # the rows this load publishes, checked before commit
-        cursor.execute(f"select * from {staged} limit 0")
-        names = [d[0] for d in cursor.description]
+        names = list(_column_types(cursor, staged))
         columns = ", ".join(names)
-        cursor.execute(f"select * from {self.table} limit 0")
-        held = {d[0]: d[1] for d in cursor.description}
+        held = _column_types(cursor, self.table)
         if set(held) <= set(names) and all(code in COMPARABLE_TYPES for code in held.values()):
             # A row the table already holds as is needs no rewrite: an hour that restages no song writes
             # no song, so the dimension's hourly cost follows its changes, not its size. (A model that
@@ -122,3 +120,9 @@ class LoadDimensionOperator(ModelLoadOperator):
         inserted = cursor.rowcount
         cursor.execute(f"drop table {staged}")
         return deleted, inserted
+
+
+def _column_types(cursor: Any, relation: str) -> dict[str, Any]:
+    """``relation``'s columns in order, each with its type code (DB-API ``description``)."""
+    cursor.execute(f"select * from {relation} limit 0")
+    return {d[0]: d[1] for d in cursor.description}

@@ -44,13 +44,14 @@ def scalar(cursor: Any, sql: str, params: dict[str, Any] | None) -> Any:
     """The first column of the first row of ``sql``, or ``None``."""
     bound = _params(sql, params)
     key = (sql, repr(sorted(bound.items())) if bound else "")
-    if isinstance(cursor, AnswersOnce) and key in cursor.answers:
-        return cursor.answers[key]
+    answers = cursor.answers if isinstance(cursor, AnswersOnce) else None
+    if answers is not None and key in answers:
+        return answers[key]
     cursor.execute(sql, bound)
     row = cursor.fetchone()
     value = row[0] if row else None
-    if isinstance(cursor, AnswersOnce):
-        cursor.answers[key] = value
+    if answers is not None:
+        answers[key] = value
     return value
 
 
