@@ -162,6 +162,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("work_mem", "extra", "work_mem", "", help="PostgreSQL: memory per sort or hash"),
     Setting(
+        "load_sessions",
+        "extra",
+        "load_sessions",
+        2,
+        _positive_int,
+        "PostgreSQL: sessions a bulk load of a window splits it across (1: one insert; decision 0020)",
+    ),
+    Setting(
         "catchup",
         "env",
         "SPARKIFY_CATCHUP",

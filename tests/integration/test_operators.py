@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -278,7 +279,7 @@ def test_only_a_load_that_adds_a_quarter_of_the_table_rebuilds_its_indexes(table
     def bulk(new_rows: int, deleted: int = 0) -> bool:
         select = f"select n from generate_series(1, {new_rows}) as n"  # the planner knows its row count
         with warehouse.transaction() as cursor:
-            return warehouse._bulk(cursor, "songplays", select, None, deleted)
+            return warehouse._bulk(cursor, "songplays", select, None, deleted) is not None
 
     assert not bulk(10)  # an hour into history: the indexes are kept
     assert not bulk(249)
@@ -287,6 +288,73 @@ def test_only_a_load_that_adds_a_quarter_of_the_table_rebuilds_its_indexes(table
     assert not bulk(120, deleted=500)
     db.execute("delete from songplays")
     assert bulk(1)  # an empty table: always rebuilt
+
+
+#: a play a minute over three days, inside the window the model is given (its rows: 4,320 / 3 days)
+MINUTE_PLAYS = (
+    "select md5(cast(g.n as varchar)), g.ts, 1, 'free', null, null, {session}, null, null"
+    " from (select n, timestamp '2018-11-01' + n * interval '1 minute' as ts from generate_series(0, 4319) as n) as g"
+    " where g.ts >= %(window_start)s and g.ts < %(window_end)s"
+)
+
+
+@pytest.fixture
+def split_spy(monkeypatch) -> list[dict]:
+    """Every span a bulk load selects in another session; any window large enough to be split."""
+    from sparkify.warehouses import postgres
+
+    spans: list[dict] = []
+    select_into = postgres._select_into
+
+    def spy(session, part, columns, select, params):
+        spans.append(params)
+        select_into(session, part, columns, select, params)
+
+    monkeypatch.setattr(postgres, "_select_into", spy)
+    monkeypatch.setattr(postgres, "SPLIT_MIN_ROWS", 1)
+    return spans
+
+
+def leftover_parts(db) -> list[tuple]:
+    return rows(db, "select tablename from pg_tables where tablename like '%\\_\\_load\\_%'")
+
+
+def test_a_bulk_load_split_across_sessions_publishes_the_window_whole(tables, models, db, split_spy) -> None:
+    (models / "models" / "songplays.sql").write_text(MINUTE_PLAYS.format(session=1))
+    result = LoadFactOperator(task_id="load", table="songplays").execute(WINDOW)
+
+    # the first half by the load's own transaction, the second by another session
+    assert [(s["window_start"], s["window_end"]) for s in split_spy] == [
+        (dt.datetime(2018, 11, 2, 12), dt.datetime(2018, 11, 4))
+    ]
+    first = dt.datetime(2018, 11, 1)
+    expected = {
+        (hashlib.md5(str(n).encode(), usedforsecurity=False).hexdigest(), first + dt.timedelta(minutes=n))
+        for n in range(4320)
+    }
+    assert result == {"rows_deleted": 0, "rows_inserted": 4320}
+    assert set(rows(db, "select songplay_id, start_time from songplays")) == expected
+    assert {name for name, _ in songplays_indexes(db)} == {"songplays_pkey", "songplays_start_time_idx"}
+    assert leftover_parts(db) == []
+
+
+@pytest.mark.parametrize(
+    "failing_half",
+    ["g.ts >= timestamp '2018-11-03'", "g.ts < timestamp '2018-11-02'"],
+    ids=["in-another-session", "in-the-load-transaction"],
+)
+def test_a_split_bulk_load_failing_in_one_span_publishes_nothing_and_leaves_no_parts(
+    tables, models, db, split_spy, failing_half
+) -> None:
+    db.execute("insert into songplays (songplay_id, start_time) values ('old', '2018-11-01 10:30')")
+    # one half of the window divides by zero; the other half succeeds
+    failing = MINUTE_PLAYS.format(session=f"1 / (case when {failing_half} then 0 else 1 end)")
+    (models / "models" / "songplays.sql").write_text(failing)
+    with pytest.raises(Exception, match="division by zero"):
+        LoadFactOperator(task_id="load", table="songplays").execute(WINDOW)
+    assert len(split_spy) == 1
+    assert rows(db, "select songplay_id from songplays") == [("old",)]
+    assert leftover_parts(db) == []
 
 
 def test_a_bulk_load_plans_what_follows_it_in_its_transaction_on_the_rows_it_loaded(tables, db) -> None:

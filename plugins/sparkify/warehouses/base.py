@@ -27,7 +27,17 @@ if TYPE_CHECKING:
 
 #: Connection extras that this project reads itself; the driver would reject them as unknown options.
 PROJECT_EXTRAS = frozenset(
-    {"target", "iam_role", "workspace", "region", "region_name", "lock_timeout", "statement_timeout", "work_mem"}
+    {
+        "target",
+        "iam_role",
+        "workspace",
+        "region",
+        "region_name",
+        "lock_timeout",
+        "statement_timeout",
+        "work_mem",
+        "load_sessions",
+    }
 )
 
 
@@ -56,6 +66,8 @@ class Fill:
 
     #: the table's statistics were refreshed in the load's transaction, after its rows: nothing left to do
     analyzed: bool = False
+    #: sessions :meth:`Warehouse.insert_window` may split the window across (1: one ``insert … select``)
+    sessions: int = 1
 
 
 class Warehouse(ABC):
@@ -226,6 +238,13 @@ class Warehouse(ABC):
         went in the same transaction: let the engine load it the way its documentation prescribes for bulk
         loads. The default does nothing (Redshift has no indexes to maintain)."""
         yield Fill()
+
+    def insert_window(self, cursor: Any, table: str, select: str, params: dict[str, Any], fill: Fill) -> int:
+        """Insert the rows ``select`` returns for the window ``params`` into ``table``, in the cursor's
+        transaction, inside :meth:`filling`; the rows inserted. The default is one ``insert … select``
+        (Redshift spreads it over its slices itself)."""
+        cursor.execute(f"insert into {table}\n{select}", params)
+        return cursor.rowcount
 
     @abstractmethod
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:

@@ -7,7 +7,11 @@ identical rows.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +21,8 @@ from sparkify.warehouses.base import Fill, Warehouse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+
+log = logging.getLogger(__name__)
 
 #: Session limits unless the connection's extra sets ``lock_timeout`` / ``statement_timeout``: a lock
 #: left by a killed run fails the task with a clear error instead of hanging it (defaults: sparkify.settings)
@@ -29,6 +35,9 @@ ANALYZE_SHARE = 0.1
 REBUILD_SHARE = 0.25
 #: memory for rebuilding a table's indexes after a bulk insert (one sort per index), for that transaction only
 REBUILD_MAINTENANCE_WORK_MEM = "256MB"
+#: a bulk load whose select reads at least this many rows splits its window across ``load_sessions`` sessions
+#: (decision 0020): below it, the sessions' start-up and the copy of their rows cost more than they save
+SPLIT_MIN_ROWS = 250_000
 #: an index's DDL as macros/postgres.sql renders it: ``create index if not exists <name> on …``
 _INDEX_DDL = re.compile(r"\s*create index if not exists (\w+) on ", re.IGNORECASE)
 
@@ -106,7 +115,8 @@ class PostgresWarehouse(Warehouse):
         sort all of history for an hour's rows. A bulk load ends with ``ANALYZE``, in its transaction: the
         gate that follows it and the checks plan on the rows just loaded (an empty table's statistics
         size a month's window at 0.5 %: bitmap scans of the whole table, 2.4 s instead of 0.8 s at 10 M)."""
-        if not self._bulk(cursor, table, select, params, deleted):
+        rows = self._bulk(cursor, table, select, params, deleted)
+        if rows is None:
             yield Fill()
             return
         cursor.execute(
@@ -127,7 +137,8 @@ class PostgresWarehouse(Warehouse):
             cursor.execute(f'alter table {table} drop constraint "{name}"')
         for name, _ in indexes:
             cursor.execute(f"drop index {name}")
-        fill = Fill()
+        sessions = int(from_extra("load_sessions", self.extra)) if rows >= SPLIT_MIN_ROWS else 1
+        fill = Fill(sessions=sessions)
         yield fill
         cursor.execute(f"set local maintenance_work_mem = '{REBUILD_MAINTENANCE_WORK_MEM}'")
         for name, definition in constraints:
@@ -138,19 +149,69 @@ class PostgresWarehouse(Warehouse):
         fill.analyzed = True
 
     @staticmethod
-    def _bulk(cursor: Any, table: str, select: str, params: Any, deleted: int) -> bool:
-        """Whether ``select`` brings at least :data:`REBUILD_SHARE` of the rows ``table`` keeps once ``deleted``
-        went. The rows kept come from the table's statistics (exactly 0 when it is empty); the rows coming
-        from the largest row estimate in the select's plan: its scan of the staged window, which statistics
-        make accurate (the estimate of a deduplicated output, filtered on a row number, is always low)."""
+    def _bulk(cursor: Any, table: str, select: str, params: Any, deleted: int) -> float | None:
+        """The rows ``select`` reads, when it brings at least :data:`REBUILD_SHARE` of the rows ``table`` keeps
+        once ``deleted`` went; ``None`` otherwise. The rows kept come from the table's statistics (exactly 0
+        when it is empty); the rows coming from the largest row estimate in the select's plan: its scan of
+        the staged window, which statistics make accurate (the estimate of a deduplicated output, filtered on
+        a row number, is always low)."""
+        cursor.execute(f"explain (format json) {select}", params)
+        coming = _largest_estimate(cursor.fetchone()[0][0]["Plan"])  # json: both drivers decode it
         cursor.execute(f"select exists (select from {table})")
         if not cursor.fetchone()[0]:
-            return True
+            return coming
         cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (table,))
         kept = max(cursor.fetchone()[0], 0) - deleted
-        cursor.execute(f"explain (format json) {select}", params)
-        plan = cursor.fetchone()[0][0]["Plan"]  # json: both drivers decode it
-        return _largest_estimate(plan) >= max(REBUILD_SHARE * kept, 1)
+        return coming if coming >= max(REBUILD_SHARE * kept, 1) else None
+
+    def insert_window(self, cursor: Any, table: str, select: str, params: dict[str, Any], fill: Fill) -> int:
+        """A bulk load of a large window splits it into ``fill.sessions`` equal spans of time, selected all at
+        once: the first by this transaction into ``table``, each other by a session of its own into an
+        unlogged table, whose rows this transaction then inserts (decision 0020). One ``insert … select``
+        runs on one core: a month at 10 M events spent 48 s in it. The model must give a window the rows of
+        its spans together, as the hourly schedule already needs (24 hours are the day), and must not read
+        the table it loads: the other sessions do not see this transaction's delete."""
+        spans = _spans(params, fill.sessions)
+        if len(spans) < 2:
+            return super().insert_window(cursor, table, select, params, fill)
+        parts = [f"{table.replace('.', '_')}__load_{i}" for i in range(1, len(spans))]
+        # the table's columns from the catalog: "like <table>" would wait for this transaction's lock on it
+        cursor.execute(
+            "select string_agg(format('%%I %%s%%s', a.attname, format_type(a.atttypid, a.atttypmod),"
+            " case when a.attnotnull then ' not null' else '' end), ', ' order by a.attnum)"
+            " from pg_attribute as a where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
+            (table,),
+        )
+        columns = cursor.fetchone()[0]
+        sessions: list[Any] = []
+        try:
+            for _ in parts:  # opened here, not in threads: Airflow's connection lookup belongs to the task
+                sessions.append(self._connect())
+                self._open.add(sessions[-1])  # cancel_running() reaches them
+            with ThreadPoolExecutor(len(parts)) as pool:
+                done = [
+                    pool.submit(_select_into, session, part, columns, select, span)
+                    for session, part, span in zip(sessions, parts, spans[1:], strict=True)
+                ]
+                cursor.execute(f"insert into {table}\n{select}", spans[0])  # the first span, meanwhile
+                inserted = cursor.rowcount
+            for future in done:
+                future.result()  # the first failure, once every session has ended
+        except BaseException:
+            with contextlib.suppress(Exception), self.transaction(own_session=True) as cleanup:
+                cleanup.execute(f"drop table if exists {', '.join(parts)}")
+            raise
+        finally:
+            for session in sessions:
+                self._open.discard(session)
+                with contextlib.suppress(Exception):
+                    session.close()
+        for part in parts:  # in span order: a table loaded in time order keeps it
+            cursor.execute(f"insert into {table} select * from {part}")
+            inserted += cursor.rowcount
+        cursor.execute(f"drop table {', '.join(parts)}")
+        log.info("%s: window split across %d sessions, %d rows", table, len(spans), inserted)
+        return inserted
 
     def refresh_statistics(self, cursor: Any, table: str, changed_rows: int | None = None) -> None:
         # A freshly bulk-loaded table has no statistics until autovacuum comes by (up to a minute): the
@@ -165,6 +226,31 @@ class PostgresWarehouse(Warehouse):
             if tuples >= 0 and changed_rows <= ANALYZE_SHARE * tuples:
                 return
         cursor.execute(f"analyze {table}")
+
+
+def _select_into(session: Any, part: str, columns: str, select: str, params: dict[str, Any]) -> None:
+    """One span's rows into ``part``, an unlogged table of ``columns`` (a leftover of a failed run replaced),
+    committed. The insert is the one the load would run: the same casts, the same errors."""
+    try:
+        with session.cursor() as cursor:
+            cursor.execute(f"drop table if exists {part}")
+            cursor.execute(f"create unlogged table {part} ({columns})")
+            cursor.execute(f"insert into {part}\n{select}", params)
+        session.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            session.rollback()
+        raise
+
+
+def _spans(params: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The window of ``params`` cut into ``count`` equal spans of time (none when it is not a window)."""
+    start, end = params.get("window_start"), params.get("window_end")
+    if count < 2 or start is None or end is None:
+        return []
+    step = (end - start) / count
+    bounds = [start + step * i for i in range(count)] + [end]
+    return [{**params, "window_start": a, "window_end": b} for a, b in itertools.pairwise(bounds)]
 
 
 def _largest_estimate(node: dict[str, Any]) -> float:
