@@ -38,13 +38,16 @@ distinct_plays as (
     select
         window_plays.*,
         -- the identity's columns, not their md5: the same groups (the md5's text is unambiguous and
-        -- shows ts to the millisecond), sorted by integers instead of by 32-character strings
+        -- shows ts to the millisecond), sorted by integers instead of by 32-character strings; ts first,
+        -- as the window's rows arrive in ts order from staging's ts index: the sort meets them nearly
+        -- sorted and most comparisons end at the first key (one half of a month at 10 M events:
+        -- 21-25 s against 23-26 s)
         row_number() over (
             partition by
+                date_trunc('milliseconds', window_plays.start_time),
                 window_plays.session_id,
                 window_plays.item_in_session,
-                window_plays.user_id,
-                date_trunc('milliseconds', window_plays.start_time)
+                window_plays.user_id
             order by
                 window_plays._source_key,
                 window_plays.level,
