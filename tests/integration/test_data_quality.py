@@ -74,6 +74,13 @@ def test_clean_data_passes_every_check_and_records_each_result(loaded) -> None:
             "songplays: relationships(start_time -> time.start_time) (window, error): observed 1",
         ),
         (
+            # a time row that no play has, a microsecond after the first play: its window's time rows outnumber
+            # the distinct start times of its plays by one
+            "insert into time select start_time + interval '1 microsecond', hour, day, week, month, year, weekday"
+            " from time where start_time = (select min(start_time) from songplays)",
+            "time: time_matches_songplays (window, error): observed ",
+        ),
+        (
             "delete from songs where song_id = (select min(song_id) from songplays)",
             "songplays: relationships(song_id -> songs.song_id) (window, error): observed ",
         ),
@@ -105,6 +112,7 @@ def test_clean_data_passes_every_check_and_records_each_result(loaded) -> None:
         "gender",
         "orphan-user",
         "orphan-time",
+        "extra-time",
         "orphan-song",
         "latitude",
         "longitude",
