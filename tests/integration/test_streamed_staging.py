@@ -11,6 +11,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from support.warehouse_state import rows
 
+from sparkify import sources
 from sparkify.operators import CreateTablesOperator, StageToRedshiftOperator
 from sparkify.staging import stdin_copy
 
@@ -133,3 +134,49 @@ def test_objects_stream_from_s3_as_from_a_folder(monkeypatch, demo_bucket, demo_
     assert summary["objects_staged"] == 3
     for day in (1, 2, 3):
         assert staged(db, day) == in_order(expected_rows(day_file(demo_source, day)))
+
+
+def test_day_files_are_hashed_just_ahead_of_their_copy(monkeypatch, tmp_path, warehouse_dsn, db) -> None:
+    """A streamed day file's version (its MD5) is computed in the fetch threads a file or two ahead of its
+    COPY, not for every listed file before the first COPY (16 day files hashed at once held a month's
+    first COPY back by seconds)."""
+    from generate_demo_data import generate
+
+    generate(tmp_path, songs=20, users=5, days=8, events_per_day=40, seed=3)
+    monkeypatch.setattr(stdin_copy, "STREAM_ABOVE", 0)
+    CreateTablesOperator(task_id="create_tables").execute({})
+    events: list[str] = []
+    md5 = sources.hashlib.md5
+
+    class Hashlib:  # the source's hashlib, telling when it starts hashing a file
+        @staticmethod
+        def md5(*args, **kwargs):
+            events.append("hash")
+            return md5(*args, **kwargs)
+
+    copy_objects = stdin_copy.copy_objects
+
+    def copying(*args, **kwargs):
+        events.append("copy")
+        return copy_objects(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "hashlib", Hashlib)
+    monkeypatch.setattr(stdin_copy, "copy_objects", copying)
+    operator = StageToRedshiftOperator(
+        task_id="stage_events",
+        table="staging_events",
+        source=str(tmp_path),
+        daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
+        json_format="log_json_path.json",
+        margin_days=0,
+        batch_bytes=1,  # a COPY per day file
+    )
+
+    summary = operator.execute(
+        {"params": {"window_start": "2018-11-01T00:00:00Z", "window_end": "2018-11-09T00:00:00Z"}}
+    )
+
+    assert summary["objects_staged"] == 8 and events.count("copy") == 8 and events.count("hash") == 8
+    # the first two are fetched at once, the third as the first is handed to its COPY
+    assert events.index("copy") <= stdin_copy.STREAMED_AHEAD + 1, events
+    assert rows(db, "select count(distinct _source_key) from staging_events") == [(8,)]
