@@ -23,13 +23,14 @@ KEY = "log_data/2018/11/2018-11-{:02d}-events.json"
 
 
 def stage_events(source: Path, **kwargs) -> StageToRedshiftOperator:
+    # one batch by default: a bad object must not take the good ones before it down
+    kwargs.setdefault("batch_bytes", 1 << 30)
     return StageToRedshiftOperator(
         task_id="stage_events",
         table="staging_events",
         source=str(source),
         daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
         json_format="log_json_path.json",
-        batch_bytes=1 << 30,  # one batch: a bad object must not take the good ones before it down
         **kwargs,
     )
 
@@ -162,15 +163,7 @@ def test_day_files_are_hashed_just_ahead_of_their_copy(monkeypatch, tmp_path, wa
 
     monkeypatch.setattr(sources, "hashlib", Hashlib)
     monkeypatch.setattr(stdin_copy, "copy_objects", copying)
-    operator = StageToRedshiftOperator(
-        task_id="stage_events",
-        table="staging_events",
-        source=str(tmp_path),
-        daily_key="log_data/%Y/%m/%Y-%m-%d-events.json",
-        json_format="log_json_path.json",
-        margin_days=0,
-        batch_bytes=1,  # a COPY per day file
-    )
+    operator = stage_events(tmp_path, margin_days=0, batch_bytes=1)  # a COPY per day file
 
     summary = operator.execute(
         {"params": {"window_start": "2018-11-01T00:00:00Z", "window_end": "2018-11-09T00:00:00Z"}}
