@@ -117,7 +117,7 @@ def machine() -> dict[str, Any]:
         version = conn.execute("show server_version").fetchone()[0]
         config = {
             name: conn.execute(f"show {name}").fetchone()[0]
-            for name in ("shared_buffers", "work_mem", "max_wal_size", "fsync", "synchronous_commit")
+            for name in ("shared_buffers", "work_mem", "max_wal_size", "fsync", "synchronous_commit", "wal_level")
         }
     return {
         "nproc": len(os.sched_getaffinity(0)),

@@ -53,8 +53,11 @@ up() {
   fi
   as_owner mkdir -p "$sock"
   if ! running; then
+    # A development server: no fsync, and no replicas or archive, so wal_level=minimal: a bulk load into a
+    # table it emptied in the same transaction writes no WAL (PostgreSQL's "Populating a Database";
+    # PostgresWarehouse.filling, decision 0019)
     as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=minimal -c max_wal_senders=0" \
       start >/dev/null
   fi
   for db in sparkify airflow; do

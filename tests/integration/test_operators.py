@@ -298,6 +298,35 @@ MINUTE_PLAYS = (
 )
 
 
+def test_a_bulk_load_empties_a_table_only_when_it_holds_nothing(tables, models, db) -> None:
+    """An empty table is truncated in the load's transaction (its files new to it, so that wal_level=minimal
+    writes them without WAL); a table holding rows, or rows the load's delete took, never is."""
+    (models / "models" / "songplays.sql").write_text(MINUTE_PLAYS.format(session=1))
+
+    def load(day: int) -> dict:
+        window = {"window_start": f"2018-11-{day:02d}T00:00:00Z", "window_end": f"2018-11-{day + 1:02d}T00:00:00Z"}
+        return LoadFactOperator(task_id="load", table="songplays").execute({"params": window})
+
+    def heap_file() -> int:
+        return rows(db, "select pg_relation_filenode('songplays')")[0][0]
+
+    def plays_per_day() -> list[tuple]:
+        return rows(db, "select cast(start_time as date), count(*) from songplays group by 1 order by 1")
+
+    empty = heap_file()
+    assert load(1) == {"rows_deleted": 0, "rows_inserted": 1440}  # a play a minute
+    assert heap_file() != empty  # truncated: new files
+    loaded = heap_file()
+    assert load(2) == {"rows_deleted": 0, "rows_inserted": 1440}  # a bulk load (as many rows as kept)
+    assert heap_file() == loaded
+    assert plays_per_day() == [(dt.date(2018, 11, 1), 1440), (dt.date(2018, 11, 2), 1440)]
+
+    db.execute("delete from songplays where start_time >= '2018-11-02'")
+    assert load(1) == {"rows_deleted": 1440, "rows_inserted": 1440}  # the table holds only the window
+    assert heap_file() == loaded
+    assert plays_per_day() == [(dt.date(2018, 11, 1), 1440)]
+
+
 @pytest.fixture
 def split_spy(monkeypatch) -> list[dict]:
     """Every span a bulk load selects in another session; any window large enough to be split."""

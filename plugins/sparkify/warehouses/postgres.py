@@ -133,6 +133,12 @@ class PostgresWarehouse(Warehouse):
             (table,),
         )
         indexes = cursor.fetchall()
+        if deleted == 0 and self._empty_and_unreferenced(cursor, table):
+            # no rows to lose and none deleted by this transaction (TRUNCATE is not MVCC-safe for rows that a
+            # reader's older snapshot still sees): the table's files become new to this transaction, so with
+            # wal_level=minimal (the embedded server, scripts/pg.sh) its rows and indexes are written without
+            # WAL and synced at commit; a month at 10 M events wrote 2.9 GiB of WAL for songplays and time
+            cursor.execute(f"truncate {table}")
         for name, _ in constraints:
             cursor.execute(f'alter table {table} drop constraint "{name}"')
         for name, _ in indexes:
@@ -163,6 +169,16 @@ class PostgresWarehouse(Warehouse):
         cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (table,))
         kept = max(cursor.fetchone()[0], 0) - deleted
         return coming if coming >= max(REBUILD_SHARE * kept, 1) else None
+
+    @staticmethod
+    def _empty_and_unreferenced(cursor: Any, table: str) -> bool:
+        """``table`` holds no row and no foreign key points to it (TRUNCATE would refuse, or cascade)."""
+        cursor.execute(
+            f"select not exists (select from {table})"
+            " and not exists (select from pg_constraint where contype = 'f' and confrelid = to_regclass(%s))",
+            (table,),
+        )
+        return bool(cursor.fetchone()[0])
 
     def insert_window(self, cursor: Any, table: str, select: str, params: dict[str, Any], fill: Fill) -> int:
         """A bulk load of a large window splits it into ``fill.sessions`` equal spans of time, selected all at
