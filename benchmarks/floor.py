@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from benchmarks.dataset import read_through
+from benchmarks.settings import settle
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,8 +53,10 @@ def measure_floor(dsn: str, csv_path: Path) -> dict[str, float | int]:
     for _ in range(ROUNDS):
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("truncate floor_events")
+        settle(dsn)
         seconds, rows = _copy(dsn, "floor_events", csv_path)
         timings.append(seconds)
+    settle(dsn)
     bare, bare_rows = _copy(dsn, "floor_events_bare", csv_path)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("drop table floor_events, floor_events_bare")

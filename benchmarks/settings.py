@@ -55,6 +55,20 @@ def ensure_server() -> None:
     subprocess.run([str(ROOT / "scripts" / "pg.sh"), "up"], check=True, capture_output=True)
 
 
+def settle(dsn: str) -> float:
+    """Write out what the work before left dirty, and return the seconds it took: the server's buffers
+    (``CHECKPOINT``), then the kernel's page cache (``sync``). Each timed part starts after it, the floor's
+    rounds included, so that no part pays for the writeback of the part before it (the floor's COPYs leave
+    gigabytes that the kernel writes while the next part runs)."""
+    import time
+
+    began = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("checkpoint")
+    os.sync()
+    return time.perf_counter() - began
+
+
 def wait_for_autovacuum(dsn: str, timeout: float = 600.0) -> dict[str, float]:
     """Wait until no autovacuum worker runs in the database of ``dsn``, up to ``timeout`` seconds.
 
