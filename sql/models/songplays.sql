@@ -6,8 +6,8 @@
 -- on a random page each (decision 0001). ts is part of the identity on purpose:
 --   * an exact duplicate line (same session, item, user and ts, e.g. a line repeated in a file or present
 --     in two source objects) is one play;
---   * the same session, item and user at another ts (an app resending an event an hour or a day later) is
---     another play, and it belongs to the window of its own ts.
+--   * the same session, item and user at another ts (an app resending an event an hour or a day later, or
+--     a ts a fraction of a millisecond apart) is another play, and it belongs to the window of its own ts.
 -- Every copy of one identity therefore falls in the same window, so deduplicating inside the window is
 -- deduplicating everywhere: 24 hourly runs equal one daily run whatever the data holds.
 -- When copies of one play differ in other fields, the copy from the first source object (by key) wins,
@@ -37,14 +37,12 @@ with window_plays as (
 distinct_plays as (
     select
         window_plays.*,
-        -- the identity's columns, not their md5: the same groups (the md5's text is unambiguous and
-        -- shows ts to the millisecond), sorted by integers instead of by 32-character strings; ts first,
-        -- as the window's rows arrive in ts order from staging's ts index: the sort meets them nearly
-        -- sorted and most comparisons end at the first key (one half of a month at 10 M events:
-        -- 21-25 s against 23-26 s)
+        -- the identity's columns, ts first and as staged: the window's rows arrive in ts order from
+        -- staging's ts index, so PostgreSQL sorts only the rows of one ts at a time (an incremental
+        -- sort) instead of the whole window
         row_number() over (
             partition by
-                date_trunc('milliseconds', window_plays.start_time),
+                window_plays.start_time,
                 window_plays.session_id,
                 window_plays.item_in_session,
                 window_plays.user_id
@@ -96,7 +94,13 @@ select
             cast(p.session_id as varchar) || '-'
             || cast(p.item_in_session as varchar) || '-'
             || coalesce(cast(p.user_id as varchar), '') || '-'
-            || to_char(p.start_time, 'YYYY-MM-DD HH24:MI:SS.MS')
+            -- to the millisecond, as a JSON ts in milliseconds stages; a ts with a fraction of a
+            -- millisecond (its own play) to the microsecond, so that its id differs
+            || case
+                when p.start_time = date_trunc('milliseconds', p.start_time)
+                    then to_char(p.start_time, 'YYYY-MM-DD HH24:MI:SS.MS')
+                else to_char(p.start_time, 'YYYY-MM-DD HH24:MI:SS.US')
+            end
         ),
         15
     ) as songplay_id,

@@ -304,6 +304,14 @@ def _same_play_resent_with_other_content(src: Path) -> None:
     add_object(src, "log_data/2018/11/2018-11-01-events-resent.json", json.dumps(other) + "\n")
 
 
+def _same_play_a_fraction_of_a_millisecond_later(src: Path) -> None:
+    """A play sent again 0.5 ms later (a JSON ts with a fraction), twice: another ts, so another play, whose
+    id takes its ts to the microsecond (songplays.sql); its two copies are one play."""
+    _, play = find(src, DAY1)
+    later = json.dumps({**play, "ts": play["ts"] + 0.5}) + "\n"
+    add_object(src, "log_data/2018/11/2018-11-01-events-later.json", later * 2)
+
+
 def _nan(src: Path) -> Where:
     _, record = find(src, DAY1)
     raw = json.dumps({**record, "length": 1.5}).replace("1.5", "NaN")
@@ -564,6 +572,12 @@ DATA_FAULTS = [
         Loaded(warns=("plays_matching_a_song_but_not_its_duration",)),
     ),
     Case("same-play-resent-with-other-content", "18.6", _same_play_resent_with_other_content, Loaded(), hourly=True),
+    Case(
+        "same-play-a-fraction-of-a-millisecond-later",
+        "23",
+        _same_play_a_fraction_of_a_millisecond_later,
+        Loaded(added=1),
+    ),
     # vocabularies: normalised (trimmed, canonical case), a value outside them counted, never dropped
     Case("page-in-lower-case", "18.4", lambda s: set_field(s, DAY1, "page", "nextsong"), Loaded()),
     Case(

@@ -108,10 +108,12 @@ def user_id(value) -> int | None:
 
 def songplay_id(session_id: int, item_in_session: int, user: int | None, ts_ms: int) -> str:
     """The play's ts to the millisecond as 17 digits (YYYYMMDDHHMMSSmmm, UTC), then the first 15 hex digits
-    of the md5 of its identity as text: session-item-user-ts, ts as 'YYYY-MM-DD HH:MM:SS.mmm'."""
+    of the md5 of its identity as text: session-item-user-ts, ts as 'YYYY-MM-DD HH:MM:SS.mmm' (with six
+    digits, 'SS.uuuuuu', when the ts has a fraction of a millisecond: it is a play of its own)."""
     when = moment(ts_ms)
     ms = f"{when.microsecond // 1000:03d}"
-    stamp = f"{when:%Y-%m-%d %H:%M:%S}.{ms}"
+    fraction = ms if when.microsecond % 1000 == 0 else f"{when.microsecond:06d}"
+    stamp = f"{when:%Y-%m-%d %H:%M:%S}.{fraction}"
     text = f"{session_id}-{item_in_session}-{'' if user is None else user}-{stamp}"
     return f"{when:%Y%m%d%H%M%S}{ms}" + hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:15]
 
