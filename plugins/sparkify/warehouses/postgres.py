@@ -115,10 +115,11 @@ class PostgresWarehouse(Warehouse):
         sort all of history for an hour's rows. A bulk load ends with ``ANALYZE``, in its transaction: the
         gate that follows it and the checks plan on the rows just loaded (an empty table's statistics
         size a month's window at 0.5 %: bitmap scans of the whole table, 2.4 s instead of 0.8 s at 10 M)."""
-        rows = self._bulk(cursor, table, select, params, deleted)
-        if rows is None:
+        bulk = self._bulk(cursor, table, select, params, deleted)
+        if bulk is None:
             yield Fill()
             return
+        rows, empty = bulk
         cursor.execute(
             "select c.conname, pg_get_constraintdef(c.oid) from pg_constraint as c"
             " where c.conrelid = to_regclass(%s) and c.contype in ('p', 'u') order by c.conname",
@@ -133,7 +134,7 @@ class PostgresWarehouse(Warehouse):
             (table,),
         )
         indexes = cursor.fetchall()
-        if deleted == 0 and self._empty_and_unreferenced(cursor, table):
+        if empty and deleted == 0 and not self._referenced(cursor, table):
             # no rows to lose and none deleted by this transaction (TRUNCATE is not MVCC-safe for rows that a
             # reader's older snapshot still sees): the table's files become new to this transaction, so with
             # wal_level=minimal (the embedded server, scripts/pg.sh) its rows and indexes are written without
@@ -155,27 +156,26 @@ class PostgresWarehouse(Warehouse):
         fill.analyzed = True
 
     @staticmethod
-    def _bulk(cursor: Any, table: str, select: str, params: Any, deleted: int) -> float | None:
-        """The rows ``select`` reads, when it brings at least :data:`REBUILD_SHARE` of the rows ``table`` keeps
-        once ``deleted`` went; ``None`` otherwise. The rows kept come from the table's statistics (exactly 0
-        when it is empty); the rows coming from the largest row estimate in the select's plan: its scan of
-        the staged window, which statistics make accurate (the estimate of a deduplicated output, filtered on
-        a row number, is always low)."""
+    def _bulk(cursor: Any, table: str, select: str, params: Any, deleted: int) -> tuple[float, bool] | None:
+        """The rows ``select`` reads and whether ``table`` is empty (once ``deleted`` went), when it brings at
+        least :data:`REBUILD_SHARE` of the rows the table keeps; ``None`` otherwise. The rows kept come from
+        the table's statistics (exactly 0 when it is empty); the rows coming from the largest row estimate in
+        the select's plan: its scan of the staged window, which statistics make accurate (the estimate of a
+        deduplicated output, filtered on a row number, is always low)."""
         cursor.execute(f"explain (format json) {select}", params)
         coming = _largest_estimate(cursor.fetchone()[0][0]["Plan"])  # json: both drivers decode it
         cursor.execute(f"select exists (select from {table})")
         if not cursor.fetchone()[0]:
-            return coming
+            return coming, True
         cursor.execute("select reltuples from pg_class where oid = to_regclass(%s)", (table,))
         kept = max(cursor.fetchone()[0], 0) - deleted
-        return coming if coming >= max(REBUILD_SHARE * kept, 1) else None
+        return (coming, False) if coming >= max(REBUILD_SHARE * kept, 1) else None
 
     @staticmethod
-    def _empty_and_unreferenced(cursor: Any, table: str) -> bool:
-        """``table`` holds no row and no foreign key points to it (TRUNCATE would refuse, or cascade)."""
+    def _referenced(cursor: Any, table: str) -> bool:
+        """A foreign key points to ``table`` (TRUNCATE would refuse, or cascade)."""
         cursor.execute(
-            f"select not exists (select from {table})"
-            " and not exists (select from pg_constraint where contype = 'f' and confrelid = to_regclass(%s))",
+            "select exists (select from pg_constraint where contype = 'f' and confrelid = to_regclass(%s))",
             (table,),
         )
         return bool(cursor.fetchone()[0])
